@@ -1,0 +1,1 @@
+"""The conversation engine: pure functions from (state, input, context) to (state, effects)."""

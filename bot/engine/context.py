@@ -1,0 +1,27 @@
+"""What the engine reads besides the conversation: content, catalogues, configuration, time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.deployment import Deployment
+from bot.engine.dialogs import Dialogs
+from bot.i18n import Catalogs, Translator
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    dialogs: Dialogs
+    catalogs: Catalogs
+    deployment: Deployment
+    now: datetime  # UTC, passed in: the engine never reads a clock
+
+    def at(self, now: datetime) -> EngineContext:
+        return EngineContext(self.dialogs, self.catalogs, self.deployment, now)
+
+    def translator(self, lang: str | None) -> Translator:
+        return self.catalogs.translator(lang or self.deployment.default_language)
+
+    def system_text(self, lang: str | None, name: str, **values: object) -> str:
+        return self.translator(lang)(self.dialogs.system[name], **values)

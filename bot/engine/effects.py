@@ -1,0 +1,50 @@
+"""What the engine asks the world to do, as plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Any
+
+
+class Priority(IntEnum):
+    """Lower goes first: safety alerts, then replies, then bulk messages."""
+
+    URGENT = 0
+    REPLY = 1
+    BULK = 2
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Send:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    rtl: bool = False
+    protect: bool = False
+    priority: Priority = Priority.REPLY
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        return tuple(b.action for row in self.buttons for b in row)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """An event for the audit trail. `details` never holds a returnee's words."""
+
+    event: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ForgetPersonalData:
+    """Counselling consent was withdrawn: remove what was kept to counsel the person."""
+
+
+Effect = Send | Audit | ForgetPersonalData

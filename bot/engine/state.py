@@ -1,0 +1,51 @@
+"""The state of one conversation, as stored between messages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PURPOSES: tuple[str, ...] = ("counselling", "safety_alerts", "checkins")
+
+
+@dataclass(frozen=True)
+class ConsentAnswer:
+    """One consent answer: which purpose, yes or no, when, in which language, to which text."""
+
+    purpose: str
+    granted: bool
+    at: str  # ISO 8601, UTC
+    language: str
+    version: str  # hash of the exact text shown
+    withdrawal: bool = False
+
+
+@dataclass
+class Conversation:
+    language: str | None = None
+    position: str | None = None  # "flow.step" awaiting an answer
+    return_to: str | None = None  # where a detour (/language, /privacy) goes back to
+    consents: dict[str, ConsentAnswer] = field(default_factory=dict)
+    consent_log: list[ConsentAnswer] = field(default_factory=list)
+    country: str | None = None
+    timezone: str | None = None
+
+    def has_consent(self, purpose: str) -> bool:
+        answer = self.consents.get(purpose)
+        return bool(answer and answer.granted)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Conversation:
+        if not data:
+            return cls()
+        data = dict(data)
+        data["consents"] = {k: ConsentAnswer(**v) for k, v in data.get("consents", {}).items()}
+        data["consent_log"] = [ConsentAnswer(**v) for v in data.get("consent_log", [])]
+        known = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def copy(self) -> Conversation:
+        return Conversation.from_dict(self.to_dict())

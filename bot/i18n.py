@@ -1,0 +1,145 @@
+"""Languages the gettext way: .po catalogues compiled in memory, Babel for formatting.
+
+The .po files are the single source of translations; they are compiled to gettext's binary
+form at start-up, so a content author's edit needs no build step.
+"""
+
+from __future__ import annotations
+
+import io
+import string
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+from babel.support import Translations
+
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "ar", "fa", "es", "ru")
+RTL_LANGUAGES = frozenset({"ar", "fa", "ps", "ur", "he"})
+SOURCE_LANGUAGE = "en"
+
+# Unicode directional marks: an RTL message starts with RLM so that a line opening with a
+# number or a Latin word keeps the right-to-left base direction; phone numbers and links
+# are isolated as left-to-right runs so their digits do not get reordered.
+RLM = "\u200f"
+LRI, PDI = "\u2066", "\u2069"
+
+
+class CatalogError(Exception):
+    """A catalogue is missing or cannot be read."""
+
+
+def placeholders(text: str) -> frozenset[str]:
+    """The `{name}` fields of a format string."""
+    names = set()
+    for _literal, field, _spec, _conv in string.Formatter().parse(text):
+        if field is not None:
+            names.add(field)
+    return frozenset(names)
+
+
+def po_path(locales_dir: Path, lang: str) -> Path:
+    return locales_dir / lang / "LC_MESSAGES" / "messages.po"
+
+
+def read_catalog(locales_dir: Path, lang: str) -> Catalog:
+    path = po_path(locales_dir, lang)
+    try:
+        with path.open("rb") as fh:
+            return read_po(fh, locale=lang)
+    except FileNotFoundError as exc:
+        raise CatalogError(f"{path}: no catalogue for language {lang!r}") from exc
+
+
+def compile_catalog(catalog: Catalog) -> Translations:
+    """Compile a catalogue to gettext's binary form in memory; fuzzy entries are left out."""
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return Translations(buf)
+
+
+def isolate_ltr(text: str) -> str:
+    """Wrap a left-to-right run (a phone number, a link) so RTL text does not reorder it."""
+    return f"{LRI}{text}{PDI}"
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Everything language-specific the engine needs: gettext and Babel formatting."""
+
+    lang: str
+    translations: Translations
+
+    @property
+    def locale(self) -> Locale:
+        return Locale.parse(self.lang)
+
+    @property
+    def rtl(self) -> bool:
+        return self.lang in RTL_LANGUAGES
+
+    def gettext(self, msgid: str) -> str:
+        return self.translations.gettext(msgid)
+
+    def __call__(self, msgid: str, **values: object) -> str:
+        text = self.gettext(msgid)
+        return text.format(**values) if values else text
+
+    def ltr(self, text: str) -> str:
+        """Isolate a left-to-right run when the message is right-to-left."""
+        return isolate_ltr(text) if self.rtl else text
+
+    def datetime(self, when_utc: datetime, timezone: str, fmt: str = "full") -> str:
+        local = when_utc.astimezone(ZoneInfo(timezone))
+        return format_datetime(local, format=fmt, tzinfo=ZoneInfo(timezone), locale=self.locale)
+
+    def date(self, when_utc: datetime, timezone: str = "UTC", fmt: str = "medium") -> str:
+        return format_date(when_utc.astimezone(ZoneInfo(timezone)), format=fmt, locale=self.locale)
+
+    def number(self, value: float) -> str:
+        return format_decimal(value, locale=self.locale)
+
+
+def language_name(lang: str) -> str:
+    """A language named in itself ("Français", "العربية"), as people look for it."""
+    name = Locale.parse(lang).display_name or lang
+    return name[:1].upper() + name[1:]
+
+
+class Catalogs:
+    """The compiled catalogues of the enabled languages."""
+
+    def __init__(self, catalogs: dict[str, Catalog]) -> None:
+        self._catalogs = catalogs
+        self._translators = {
+            lang: Translator(lang, compile_catalog(cat)) for lang, cat in catalogs.items()
+        }
+
+    @classmethod
+    def load(cls, locales_dir: Path, languages: Iterable[str]) -> Catalogs:
+        return cls({lang: read_catalog(locales_dir, lang) for lang in languages})
+
+    @property
+    def languages(self) -> Sequence[str]:
+        return tuple(self._catalogs)
+
+    def translator(self, lang: str) -> Translator:
+        return self._translators[lang]
+
+    def translation_of(self, lang: str, msgid: str) -> str | None:
+        """The usable translation of msgid, or None when it is missing or fuzzy."""
+        if lang == SOURCE_LANGUAGE:
+            return msgid
+        message = self._catalogs[lang].get(msgid)
+        if message is None or not message.string or message.fuzzy:
+            return None
+        return message.string if isinstance(message.string, str) else None

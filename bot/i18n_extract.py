@@ -1,0 +1,62 @@
+"""Which strings of the YAML content are user-facing, and a Babel extractor for them.
+
+One rule decides what is translatable, used by `pybabel extract` (through the
+`babel.extractors` entry point) and by the start-up check that every text is translated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import yaml
+
+# Keys whose string values are shown to people.
+TRANSLATABLE_KEYS = frozenset(
+    {
+        "text", "vital_interest_note", "accept", "decline", "label", "empty",
+        "granted", "withdrawn", "declined", "never", "withdraw", "give", "close",
+        "name", "description", "limits", "conditions", "rumour", "fact", "hours",
+        "organisation",
+    }
+)
+# Keys whose values are maps of translatable strings.
+TRANSLATABLE_MAPS = frozenset({"purposes", "texts"})
+
+
+def _walk(node: yaml.Node, translatable: bool) -> Iterator[tuple[int, str]]:
+    if isinstance(node, yaml.ScalarNode):
+        if translatable and node.tag.endswith(":str") and node.value.strip():
+            yield node.start_mark.line + 1, node.value
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _walk(item, translatable)
+    elif isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else ""
+            if name in TRANSLATABLE_MAPS:
+                yield from _walk(value, True)
+            elif isinstance(value, yaml.ScalarNode):
+                yield from _walk(value, translatable or name in TRANSLATABLE_KEYS)
+            else:
+                yield from _walk(value, translatable)
+
+
+def texts_in_yaml(source: str) -> list[tuple[int, str]]:
+    """(line, text) for every user-facing string of a YAML document."""
+    node = yaml.compose(source)
+    return list(_walk(node, False)) if node is not None else []
+
+
+def texts_in_file(path: Path) -> list[tuple[int, str]]:
+    return texts_in_yaml(path.read_text(encoding="utf-8"))
+
+
+def extract_dialogs(
+    fileobj: IO[bytes], keywords: Any, comment_tags: Any, options: dict[str, Any]
+) -> Iterator[tuple[int, str | None, str, list[str]]]:
+    """Babel extraction method for dialog and country YAML files."""
+    encoding = options.get("encoding", "utf-8")
+    for line, text in texts_in_yaml(fileobj.read().decode(encoding)):
+        yield line, None, text, []

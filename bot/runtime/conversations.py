@@ -1,0 +1,73 @@
+"""Run one input through the engine inside one store transaction.
+
+The state is loaded, stepped and saved under the shard's lock, so two inputs for the same
+chat (from two processes, or two updates at once) never overwrite each other.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from tinydb import TinyDB
+from tinydb.table import Document
+
+from bot.engine.context import EngineContext
+from bot.engine.effects import Audit, Effect, ForgetPersonalData
+from bot.engine.engine import step
+from bot.engine.inbound import Inbound
+from bot.engine.state import Conversation
+from bot.store.port import Store
+
+log = logging.getLogger(__name__)
+
+STATE_TABLE = "conversation"
+EVENTS_TABLE = "events"
+# Tables that survive the withdrawal of counselling consent: the dialog position with the
+# language and consent answers, and the record of consent events.
+KEPT_ON_WITHDRAWAL = frozenset({STATE_TABLE, EVENTS_TABLE})
+
+
+def chat_shard(chat: str) -> str:
+    return f"chat:{chat}"
+
+
+def load_state(db: TinyDB) -> Conversation:
+    return Conversation.from_dict(db.table(STATE_TABLE).get(doc_id=1))
+
+
+def save_state(db: TinyDB, state: Conversation) -> None:
+    db.table(STATE_TABLE).upsert(Document(state.to_dict(), doc_id=1))
+
+
+class ConversationService:
+    def __init__(
+        self, store: Store, context: EngineContext,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self.context = context
+        self.clock = clock
+
+    def handle(self, chat: str, inbound: Inbound) -> list[Effect]:
+        """Step the chat's conversation; returns the effects still to apply outside the store."""
+        now = self.clock()
+        with self.store.transaction(chat_shard(chat)) as db:
+            outcome = step(load_state(db), inbound, self.context.at(now))
+            save_state(db, outcome.state)
+            remaining: list[Effect] = []
+            for effect in outcome.effects:
+                if isinstance(effect, Audit):
+                    db.table(EVENTS_TABLE).insert(
+                        {"at": now.isoformat(), "event": effect.event, **effect.details})
+                elif isinstance(effect, ForgetPersonalData):
+                    for name in db.tables() - KEPT_ON_WITHDRAWAL:
+                        db.drop_table(name)
+                else:
+                    remaining.append(effect)
+        return remaining
+
+    def state_of(self, chat: str) -> Conversation:
+        with self.store.snapshot(chat_shard(chat)) as db:
+            return load_state(db)

@@ -1,0 +1,57 @@
+"""Shared fixtures: the real content, catalogues and configuration, and an isolated key."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.app import load_context
+from bot.config import PROJECT_ROOT, Settings
+from bot.engine.context import EngineContext
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test touches ~/.config or ./data: each gets its own key file and data folder."""
+    monkeypatch.setenv("COUNSEL_BOT_KEY_FILE", str(tmp_path / "keys" / "key"))
+    monkeypatch.setenv("COUNSEL_BOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("COUNSEL_BOT_KEY", raising=False)
+    monkeypatch.delenv("COUNSEL_BOT_TOKEN", raising=False)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
+
+
+_CONTEXT: EngineContext | None = None
+
+
+@pytest.fixture
+def context() -> EngineContext:
+    """The shipped content, validated as at start-up (loaded once per test session)."""
+    global _CONTEXT
+    if _CONTEXT is None:
+        _CONTEXT = load_context(Settings.from_env({})).at(NOW)
+    return _CONTEXT
+
+
+@pytest.fixture
+def key() -> bytes:
+    return os.urandom(32)
+
+
+@pytest.fixture
+def key_b64(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode()
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return PROJECT_ROOT
