@@ -1,0 +1,282 @@
+"""The default store: one encrypted TinyDB file per shard.
+
+Layout under the data folder::
+
+    keycheck                        encrypted known text; proves the key on open
+    shards/ab/cd/abcd<...64 hex>.db  one shard (HMAC of its key names it)
+    shards/ab/cd/abcd<...>.lock      its flock file (exists only while in use)
+
+A commit writes a temp file in the shard's directory, fsyncs it, renames it over the shard
+file (os.replace) and fsyncs the directory, so a shard file is always a complete old or
+complete new version, whatever instant the process is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from .base import BufferedStorage, ShardStoreBase, dump_state
+from .crypto import DecryptionFailed, ShardCipher
+from .errors import (
+    CorruptShardError,
+    InvalidKeyError,
+    StoreError,
+    StoreUsageError,
+    WrongKeyError,
+)
+from .keys import KEYCHECK_NAME, describe_key_lookup
+from .locking import KeyedLocks, lock_file, unlock_file
+
+SHARDS_DIR = "shards"
+_KEYCHECK_TEXT = b"counsel-bot keycheck v1"
+_KEYCHECK_AAD = b"counsel-bot/keycheck"
+_TMP_MARK = ".tmp"
+
+
+class EncryptedShardStorage(BufferedStorage):
+    """A shard's TinyDB storage: decrypted state in memory, sealed file on commit."""
+
+    def __init__(
+        self, state: bytes | None, *, path: Path, key: str, file_id: str, read_only: bool
+    ) -> None:
+        super().__init__(state, read_only=read_only, name=file_id)
+        self.path = path
+        self.key = key
+
+    @classmethod
+    def load(
+        cls, cipher: ShardCipher, path: Path, key: str, file_id: str, *, read_only: bool
+    ) -> EncryptedShardStorage:
+        """Read and decrypt the shard file (``None`` state when it does not exist)."""
+        try:
+            blob = path.read_bytes()
+        except FileNotFoundError:
+            return cls(None, path=path, key=key, file_id=file_id, read_only=read_only)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot read shard file: {exc.strerror}", shard=file_id, op="read"
+            ) from exc
+        try:
+            payload = json.loads(cipher.decrypt(blob, file_id.encode("ascii")))
+            if payload.get("k") != key or not isinstance(payload.get("t"), dict):
+                raise DecryptionFailed("unexpected payload")
+        except (DecryptionFailed, ValueError, AttributeError):
+            raise CorruptShardError(
+                "Shard file failed authentication although the key is right: it was corrupted "
+                "or tampered with. It is left untouched; restore it from a backup or erase it",
+                shard=file_id,
+                op="read",
+            ) from None
+        state = dump_state(payload["t"])
+        return cls(state, path=path, key=key, file_id=file_id, read_only=read_only)
+
+    def seal(self, cipher: ShardCipher) -> bytes:
+        """The encrypted file content for the current state."""
+        assert self.state is not None
+        key_json = json.dumps(self.key, ensure_ascii=False).encode("utf-8")
+        plaintext = b'{"k":' + key_json + b',"t":' + self.state + b"}"
+        return cipher.encrypt(plaintext, self.name.encode("ascii"))
+
+
+@dataclass
+class _Handle:
+    key: str
+    file_id: str
+    dir: Path
+    data: Path
+    lock: Path
+    fd: int | None  # flock holder; None for a snapshot of an absent shard
+    exclusive: bool
+
+
+class TinyDBStore(ShardStoreBase[_Handle]):
+    """Encrypted, crash-safe, multi-process TinyDB store (see module docstring)."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        key: bytes,
+        *,
+        key_source: str | None = None,
+        lock_timeout: float = 30.0,
+        durable: bool = True,
+    ) -> None:
+        """Open (initialising if new) ``data_dir`` with ``key``.
+
+        ``durable=False`` skips fsync (bulk loads in benchmarks/tests only).
+        Raises :class:`WrongKeyError` before touching anything if the key does not match.
+        """
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        try:
+            self._cipher = ShardCipher(key)
+        except ValueError:
+            raise InvalidKeyError("The store key must be exactly 32 bytes", op="open") from None
+        self._key_source = key_source or describe_key_lookup()
+        self._shards = self.data_dir / SHARDS_DIR
+        self._lock_timeout = lock_timeout
+        self._durable = durable
+        self._threads = KeyedLocks()
+        self._open_data_dir()
+
+    # -- data folder -------------------------------------------------------------------
+    def _open_data_dir(self) -> None:
+        keycheck = self.data_dir / KEYCHECK_NAME
+        try:
+            blob = keycheck.read_bytes()
+        except FileNotFoundError:
+            self._initialise(keycheck)
+            return
+        self._verify_keycheck(blob)
+
+    def _verify_keycheck(self, blob: bytes) -> None:
+        try:
+            ok = self._cipher.decrypt(blob, _KEYCHECK_AAD) == _KEYCHECK_TEXT
+        except DecryptionFailed:
+            ok = False
+        if not ok:
+            raise WrongKeyError(
+                f"The encryption key does not open the data folder {self.data_dir}: "
+                f"{self._key_source}. Nothing was read or changed. Use the key this folder "
+                "was created with",
+                op="open",
+            )
+
+    def _initialise(self, keycheck: Path) -> None:
+        if self._shards.is_dir() and any(os.scandir(self._shards)):
+            raise StoreError(
+                f"The data folder {self.data_dir} holds shards but no key check file; refusing "
+                "to initialise it with a key that may not be the right one",
+                op="open",
+            )
+        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._shards.mkdir(mode=0o700, exist_ok=True)
+        tmp = self.data_dir / f"{KEYCHECK_NAME}{_TMP_MARK}{secrets.token_hex(4)}"
+        self._write_file(tmp, self._cipher.encrypt(_KEYCHECK_TEXT, _KEYCHECK_AAD))
+        try:
+            os.link(tmp, keycheck)  # atomic create-if-absent
+        except FileExistsError:  # another process initialised it first
+            self._verify_keycheck(keycheck.read_bytes())
+        finally:
+            os.unlink(tmp)
+        self._fsync_dir(self.data_dir)
+
+    # -- hooks -------------------------------------------------------------------------
+    def _handle(self, key: str, *, exclusive: bool) -> _Handle:
+        if not isinstance(key, str) or not key:
+            raise StoreUsageError("A shard key must be a non-empty string", op="key")
+        fid = self._cipher.file_id(key)
+        leaf = self._shards / fid[:2] / fid[2:4]
+        return _Handle(key, fid, leaf, leaf / f"{fid}.db", leaf / f"{fid}.lock", None, exclusive)
+
+    def _acquire(self, key: str, *, shared: bool, op: str) -> _Handle:
+        handle = self._handle(key, exclusive=not shared)
+        self._threads.acquire(handle.file_id, self._lock_timeout)
+        try:
+            if shared and not handle.data.exists():
+                return handle  # nothing to read: no lock file, no directories created
+            if not shared:
+                self._ensure_dir(handle.dir)
+            try:
+                handle.fd = lock_file(
+                    handle.lock, shared=shared, timeout=self._lock_timeout, name=handle.file_id
+                )
+            except FileNotFoundError:  # snapshot raced with an erase of the directory
+                return handle
+        except BaseException:
+            self._threads.release(handle.file_id)
+            raise
+        return handle
+
+    def _release(self, handle: _Handle) -> None:
+        try:
+            if handle.fd is not None:
+                # An exclusive holder drops the lock file of a shard that does not exist.
+                drop = handle.exclusive and not handle.data.exists()
+                unlock_file(handle.fd, handle.lock if drop else None)
+        finally:
+            self._threads.release(handle.file_id)
+
+    def _load(self, handle: _Handle, *, read_only: bool) -> EncryptedShardStorage:
+        if handle.fd is None:
+            return EncryptedShardStorage(
+                None, path=handle.data, key=handle.key, file_id=handle.file_id, read_only=True
+            )
+        return EncryptedShardStorage.load(
+            self._cipher, handle.data, handle.key, handle.file_id, read_only=read_only
+        )
+
+    def _commit(self, handle: _Handle, storage: BufferedStorage) -> None:
+        assert isinstance(storage, EncryptedShardStorage)
+        blob = storage.seal(self._cipher)
+        self._clean_temp_files(handle)
+        tmp = handle.dir / f"{handle.file_id}{_TMP_MARK}{secrets.token_hex(4)}"
+        try:
+            self._write_file(tmp, blob)
+            os.replace(tmp, handle.data)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise StoreError(
+                f"Cannot write shard file: {exc.strerror}", shard=handle.file_id, op="commit"
+            ) from None
+        self._fsync_dir(handle.dir)
+
+    def _delete(self, handle: _Handle) -> None:
+        self._clean_temp_files(handle)
+        try:
+            os.unlink(handle.data)
+        except FileNotFoundError:
+            return
+        self._fsync_dir(handle.dir)
+
+    def exists(self, key: str) -> bool:
+        """True if the shard file exists (written and not erased)."""
+        self._check_open("exists")
+        return self._handle(key, exclusive=False).data.exists()
+
+    # -- file helpers ------------------------------------------------------------------
+    def _clean_temp_files(self, handle: _Handle) -> None:
+        """Remove temp files left by a killed writer (we hold the shard's lock)."""
+        prefix = handle.file_id + _TMP_MARK
+        with contextlib.suppress(FileNotFoundError), os.scandir(handle.dir) as entries:
+            for entry in entries:
+                if entry.name.startswith(prefix):
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(entry.path)
+
+    def _write_file(self, path: Path, blob: bytes) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(fd, view) :]
+            if self._durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _ensure_dir(self, leaf: Path) -> None:
+        if leaf.is_dir():
+            return
+        if not self._shards.is_dir():
+            raise StoreError(
+                f"The shards folder of {self.data_dir} has disappeared", op="transaction"
+            )
+        leaf.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._fsync_dir(leaf.parent)
+        self._fsync_dir(self._shards)
+
+    def _fsync_dir(self, path: Path) -> None:
+        if not self._durable:
+            return
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
