@@ -20,6 +20,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from babel.units import format_unit
 from babel.support import Translations
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "ar", "fa", "es", "ru")
@@ -67,6 +68,11 @@ def compile_catalog(catalog: Catalog) -> Translations:
     return Translations(buf)
 
 
+def mark_rtl(text: str) -> str:
+    """Start every line with RLM, so a line opening with a digit or a Latin word stays RTL."""
+    return "\n".join(RLM + line if line else line for line in text.split("\n"))
+
+
 def isolate_ltr(text: str) -> str:
     """Wrap a left-to-right run (a phone number, a link) so RTL text does not reorder it."""
     return f"{LRI}{text}{PDI}"
@@ -104,6 +110,14 @@ class Translator:
 
     def date(self, when_utc: datetime, timezone: str = "UTC", fmt: str = "medium") -> str:
         return format_date(when_utc.astimezone(ZoneInfo(timezone)), format=fmt, locale=self.locale)
+
+    def months(self, count: int) -> str:
+        """"12 months", "12 mois", "12 месяцев": Babel knows each language's plural forms."""
+        for length in ("long", "short"):  # CLDR lacks the long form for some languages
+            text = format_unit(count, "duration-month", length=length, locale=self.locale)
+            if "duration" not in text:
+                return text
+        return format_decimal(count, locale=self.locale)
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)

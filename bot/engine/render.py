@@ -20,7 +20,7 @@ def _values(state: Conversation, ctx: EngineContext, tr: Translator) -> dict[str
     country = deployment.country(state.country)
     return {
         "organisation": tr(deployment.organisation),
-        "retention_months": tr.number(deployment.retention_months),
+        "retention_period": tr.months(deployment.retention_months),
         "country": tr(country.name),
     }
 

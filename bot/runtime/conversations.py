@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from tinydb import TinyDB
 from tinydb.table import Document
@@ -21,6 +22,10 @@ from bot.engine.state import Conversation
 from bot.store.port import Store
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Resolver = Callable[[TinyDB], Inbound]
+Renderer = Callable[[TinyDB, list[Effect]], T]
 
 STATE_TABLE = "conversation"
 EVENTS_TABLE = "events"
@@ -52,9 +57,19 @@ class ConversationService:
 
     def handle(self, chat: str, inbound: Inbound) -> list[Effect]:
         """Step the chat's conversation; returns the effects still to apply outside the store."""
+        return self.handle_with(chat, lambda _db: inbound, lambda _db, effects: effects)
+
+    def handle_with(self, chat: str, resolve: Resolver, render: Renderer[T]) -> T:
+        """Like `handle`, with the door's work done inside the same transaction.
+
+        `resolve` turns the door's input into engine input (it may read the shard, e.g. to
+        map a callback key to its action); `render` turns the remaining effects into what
+        the door will send (it may write the shard, e.g. new callback keys). All of it
+        commits together or not at all.
+        """
         now = self.clock()
         with self.store.transaction(chat_shard(chat)) as db:
-            outcome = step(load_state(db), inbound, self.context.at(now))
+            outcome = step(load_state(db), resolve(db), self.context.at(now))
             save_state(db, outcome.state)
             remaining: list[Effect] = []
             for effect in outcome.effects:
@@ -66,7 +81,7 @@ class ConversationService:
                         db.drop_table(name)
                 else:
                     remaining.append(effect)
-        return remaining
+            return render(db, remaining)
 
     def state_of(self, chat: str) -> Conversation:
         with self.store.snapshot(chat_shard(chat)) as db:

@@ -1,0 +1,114 @@
+"""An encrypted, append-only record log for queues that must survive a crash.
+
+Each record is framed as a 4-byte length and an AES-GCM blob. An append is one write(2)
+call; a process killed mid-append leaves a torn tail, which fails authentication or is
+short, and is cut off on the next open: the log always reads as the records that were
+fully appended. Appending costs the same however long the log is; `rewrite` compacts it
+atomically (temp file, fsync, rename).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import struct
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from bot.store.crypto import DecryptionFailed, ShardCipher
+
+log = logging.getLogger(__name__)
+
+_FRAME = struct.Struct(">I")
+MAX_RECORD = 1 << 24
+
+
+class JournalError(Exception):
+    """The journal cannot be used (locked by another process, or corrupted in the middle)."""
+
+
+class Journal:
+    def __init__(self, path: Path, cipher: ShardCipher, *, fsync: bool = True) -> None:
+        self.path = path
+        self._cipher = cipher
+        self._aad = b"journal:" + path.name.encode("utf-8")
+        self._fsync = fsync
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._lock = open(path.with_suffix(".lock"), "a")  # noqa: SIM115 - held while open
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise JournalError(f"{path.name} is in use by another running bot") from None
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def _frames(self, data: bytes) -> Iterator[tuple[int, bytes]]:
+        offset = 0
+        while offset + _FRAME.size <= len(data):
+            (length,) = _FRAME.unpack_from(data, offset)
+            end = offset + _FRAME.size + length
+            if length > MAX_RECORD or end > len(data):
+                return
+            yield end, data[offset + _FRAME.size : end]
+            offset = end
+
+    def replay(self) -> list[dict[str, Any]]:
+        """Every complete record, in order; a torn tail is cut off."""
+        with open(self.path, "rb") as fh:
+            data = fh.read()
+        records: list[dict[str, Any]] = []
+        good_end = 0
+        for end, blob in self._frames(data):
+            try:
+                records.append(json.loads(self._cipher.decrypt(blob, self._aad)))
+            except DecryptionFailed:
+                break
+            good_end = end
+        if good_end < len(data):
+            log.warning("journal %s: cut a torn tail of %d bytes left by a crash",
+                        self.path.name, len(data) - good_end)
+            os.truncate(self.path, good_end)
+        return records
+
+    def _encode(self, records: Iterable[dict[str, Any]]) -> bytes:
+        parts = []
+        for record in records:
+            blob = self._cipher.encrypt(
+                json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                self._aad)
+            parts.append(_FRAME.pack(len(blob)) + blob)
+        return b"".join(parts)
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        data = self._encode(records)
+        if not data:
+            return
+        written = os.write(self._fd, data)
+        if written != len(data):  # a short write on a full disk: cut it so the log stays valid
+            os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+            raise OSError(f"journal {self.path.name}: short write")
+        if self._fsync:
+            os.fsync(self._fd)
+
+    def rewrite(self, records: Iterable[dict[str, Any]]) -> None:
+        """Replace the whole log with `records`, atomically."""
+        tmp = self.path.with_suffix(".tmp")
+        with open(tmp, "wb") as fh:
+            fh.write(self._encode(records))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        os.close(self._fd)
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND, 0o600)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def close(self) -> None:
+        os.close(self._fd)
+        self._lock.close()

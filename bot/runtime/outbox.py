@@ -1,0 +1,313 @@
+"""One persistent outbox for every message out.
+
+- Limits: a strict global window (about 30 a second) and a small burst per chat, then one a
+  second; replies and safety alerts go before bulk messages.
+- 429: the whole outbox pauses for `retry_after`. 5xx and network errors: retry with backoff.
+  403 (blocked): the chat's queue is dropped and `on_blocked` is told, once.
+- Persistence: every queued message is a journal record before it can be sent, and its
+  outcome is a record as soon as Telegram answers; after a crash the outbox sends exactly the
+  messages with no outcome. Only a message whose answer was lost in the crash itself can go
+  twice: Telegram's sendMessage gives no way to ask whether it arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import itertools
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from bot.engine.effects import Priority
+from bot.runtime.journal import Journal
+from bot.runtime.ratelimit import ChatBucket, GlobalWindow, Limits
+from bot.runtime.transport import (
+    Blocked,
+    OutButton,
+    OutMessage,
+    Rejected,
+    RetryLater,
+    SendError,
+    Transient,
+    Transport,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = 300.0
+
+
+@dataclass(order=True)
+class Queued:
+    priority: int
+    id: int
+    chat: str = field(compare=False)
+    message: OutMessage = field(compare=False)
+    attempts: int = field(default=0, compare=False)
+
+    def record(self) -> dict[str, Any]:
+        return {"op": "enq", "id": self.id, "chat": self.chat, "priority": self.priority,
+                "message": asdict(self.message)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Queued:
+        raw = dict(record["message"])
+        raw["buttons"] = tuple(tuple(OutButton(**b) for b in row) for row in raw["buttons"])
+        return cls(record["priority"], record["id"], record["chat"], OutMessage(**raw))
+
+
+BlockedHook = Callable[[str], Awaitable[None]]
+
+
+class Outbox:
+    def __init__(
+        self, journal: Journal, transport: Transport, *, limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic, on_blocked: BlockedHook | None = None,
+        max_in_flight: int = 32, compact_every: int = 5000,
+    ) -> None:
+        self.journal = journal
+        self.transport = transport
+        self.limits = limits or Limits()
+        self.clock = clock
+        self.on_blocked = on_blocked
+        self.compact_every = compact_every
+        self._lock = threading.Lock()  # journal appends and id allocation
+        self._ids = itertools.count(1)
+        self._pending: dict[int, Queued] = {}
+        self._queues: dict[str, list[Queued]] = {}
+        self._ready: list[tuple[int, int, str]] = []
+        self._waiting: list[tuple[float, str]] = []
+        self._not_before: dict[str, float] = {}
+        self._buckets: dict[str, ChatBucket] = {}
+        self._in_flight: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._window = GlobalWindow(self.limits.per_second, self.limits.window_margin)
+        self._paused_until = 0.0
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._done_since_compaction = 0
+        self.stats = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "rate_limited": 0}
+
+    # -- persistence ---------------------------------------------------------------------
+    def load(self) -> int:
+        """Rebuild the queue from the journal; returns how many messages are still to send."""
+        pending: dict[int, dict[str, Any]] = {}
+        last_id = 0
+        for record in self.journal.replay():
+            last_id = max(last_id, record["id"])
+            if record["op"] == "enq":
+                pending[record["id"]] = record
+            else:
+                pending.pop(record["id"], None)
+        self._ids = itertools.count(last_id + 1)
+        self.journal.rewrite(pending.values())
+        for record in pending.values():
+            self._admit(Queued.from_record(record))
+        return len(pending)
+
+    def enqueue(self, chat: str, messages: Iterable[OutMessage],
+                priority: Priority = Priority.REPLY) -> list[int]:
+        """Persist then queue messages for one chat, in order. Safe from any thread."""
+        with self._lock:
+            queued = [Queued(int(priority), next(self._ids), chat, m) for m in messages]
+            self.journal.append([q.record() for q in queued])
+        self._hand_to_loop(queued)
+        return [q.id for q in queued]
+
+    def enqueue_bulk(self, items: Iterable[tuple[str, OutMessage]]) -> int:
+        """Queue many messages to many chats with one journal write (check-ins, notices)."""
+        with self._lock:
+            queued = [Queued(int(Priority.BULK), next(self._ids), chat, m) for chat, m in items]
+            self.journal.append([q.record() for q in queued])
+        self._hand_to_loop(queued)
+        return len(queued)
+
+    def _hand_to_loop(self, queued: list[Queued]) -> None:
+        loop = self._loop
+        if loop is not None and loop.is_running() and not _on_loop(loop):
+            loop.call_soon_threadsafe(self._admit_all, queued)
+        else:
+            self._admit_all(queued)
+
+    def _finish(self, queued: Queued, outcome: str) -> None:
+        self._pending.pop(queued.id, None)
+        with self._lock:
+            # Outcomes are not fsynced: a killed process keeps them (the kernel has them);
+            # only a power cut could lose the last few, which then go again.
+            self.journal.append([{"op": outcome, "id": queued.id}])
+        self._done_since_compaction += 1
+        if self._done_since_compaction >= self.compact_every:
+            self._compact()
+
+    def _compact(self) -> None:
+        with self._lock:
+            self.journal.rewrite([q.record() for q in sorted(self._pending.values())])
+        self._done_since_compaction = 0
+
+    # -- scheduling ----------------------------------------------------------------------
+    def _admit_all(self, queued: list[Queued]) -> None:
+        for q in queued:
+            self._admit(q)
+        self._wake.set()
+
+    def _admit(self, queued: Queued) -> None:
+        self._pending[queued.id] = queued
+        self._idle.clear()
+        heapq.heappush(self._queues.setdefault(queued.chat, []), queued)
+        self._schedule(queued.chat)
+
+    def _schedule(self, chat: str) -> None:
+        queue = self._queues.get(chat)
+        if not queue:
+            self._queues.pop(chat, None)
+            return
+        if chat in self._in_flight:
+            return
+        now = self.clock()
+        bucket = self._buckets.setdefault(chat, ChatBucket(self.limits.per_chat_burst, now))
+        when = max(bucket.ready_at(self.limits, now), self._not_before.get(chat, 0.0))
+        if when <= now:
+            head = queue[0]
+            heapq.heappush(self._ready, (head.priority, head.id, chat))
+        else:
+            heapq.heappush(self._waiting, (when, chat))
+
+    def _pop_ready(self) -> str | None:
+        while self._ready:
+            priority, ident, chat = heapq.heappop(self._ready)
+            queue = self._queues.get(chat)
+            if (chat not in self._in_flight and queue and queue[0].id == ident
+                    and queue[0].priority == priority):
+                return chat
+        return None
+
+    def _check_idle(self) -> None:
+        if not self._pending and not self._in_flight:
+            self._idle.set()
+            self._buckets.clear()
+            self._not_before.clear()
+
+    # -- running -------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Send until stopped. Restartable; messages left over stay in the journal."""
+        self._loop = asyncio.get_running_loop()
+        self._stopping = False
+        while not self._stopping:
+            now = self.clock()
+            while self._waiting and self._waiting[0][0] <= now:
+                _, chat = heapq.heappop(self._waiting)
+                self._schedule(chat)
+            slot = max(self._window.next_slot(now), self._paused_until)
+            if slot > now:
+                await self._sleep(slot - now)
+                continue
+            chat = self._pop_ready()
+            if chat is None:
+                timeout = self._waiting[0][0] - now if self._waiting else None
+                await self._sleep(timeout)
+                continue
+            await self._slots.acquire()
+            queued = heapq.heappop(self._queues[chat])
+            self._in_flight.add(chat)
+            self._buckets[chat].take()
+            self._window.take(self.clock())
+            task = asyncio.create_task(self._deliver(queued))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _sleep(self, timeout: float | None) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _deliver(self, queued: Queued) -> None:
+        chat = queued.chat
+        try:
+            await self.transport.send_message(queued.message)
+        except RetryLater as exc:
+            self.stats["rate_limited"] += 1
+            log.warning("outbox: Telegram asked to wait %.1f s (message %d)",
+                        exc.retry_after, queued.id)
+            self._paused_until = self.clock() + exc.retry_after
+            self._retry(queued, exc.retry_after, count=False)
+        except Blocked:
+            self._drop_chat(queued)
+            if self.on_blocked is not None:
+                try:
+                    await self.on_blocked(chat)
+                except Exception:
+                    log.exception("outbox: handling a blocked chat failed (message %d)",
+                                  queued.id)
+        except Rejected as exc:
+            self.stats["failed"] += 1
+            log.error("outbox: Telegram refused message %d for good: %s", queued.id, exc)
+            self._finish(queued, "rejected")
+        except (TimeoutError, Transient, SendError, OSError) as exc:
+            self._retry(queued, min(MAX_BACKOFF, 0.5 * 2 ** queued.attempts), reason=exc)
+        except Exception as exc:  # a bug in a transport must not lose the message
+            log.exception("outbox: unexpected error sending message %d", queued.id)
+            self._retry(queued, min(MAX_BACKOFF, 0.5 * 2 ** queued.attempts), reason=exc)
+        else:
+            self.stats["sent"] += 1
+            self._finish(queued, "sent")
+        finally:
+            self._in_flight.discard(chat)
+            self._slots.release()
+            self._schedule(chat)
+            self._check_idle()
+            self._wake.set()
+
+    def _retry(self, queued: Queued, delay: float, *, count: bool = True,
+               reason: BaseException | None = None) -> None:
+        if count:
+            queued.attempts += 1
+            self.stats["retried"] += 1
+            if queued.attempts >= MAX_ATTEMPTS:
+                self.stats["failed"] += 1
+                log.error("outbox: giving up on message %d after %d attempts: %s",
+                          queued.id, queued.attempts, reason)
+                self._finish(queued, "failed")
+                return
+            log.warning("outbox: message %d failed (%s); retry %d in %.1f s",
+                        queued.id, type(reason).__name__, queued.attempts, delay)
+        self._not_before[queued.chat] = self.clock() + delay
+        heapq.heappush(self._queues.setdefault(queued.chat, []), queued)
+
+    def _drop_chat(self, queued: Queued) -> None:
+        dropped = [queued, *self._queues.pop(queued.chat, [])]
+        self.stats["blocked"] += len(dropped)
+        log.warning("outbox: a chat blocked the bot; %d message(s) to it dropped", len(dropped))
+        for q in dropped:
+            self._finish(q, "blocked")
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait until every queued message has an outcome."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop taking new sends; let the ones in flight finish. The rest stays queued."""
+        self._stopping = True
+        self._wake.set()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
