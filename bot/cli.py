@@ -68,8 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.deployment import ConfigError
         from bot.engine.dialogs import DialogError
         from bot.i18n import CatalogError
+        from bot.store.errors import StoreError
 
-        if isinstance(exc, ConfigError | DialogError | CatalogError):
+        if isinstance(exc, ConfigError | DialogError | CatalogError | StoreError):
             print(f"counsel-bot: {exc}", file=sys.stderr)
             return 2
         raise
