@@ -20,8 +20,8 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
-from babel.units import format_unit
 from babel.support import Translations
+from babel.units import format_unit
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "ar", "fa", "es", "ru")
 RTL_LANGUAGES = frozenset({"ar", "fa", "ps", "ur", "he"})
