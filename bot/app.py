@@ -11,7 +11,8 @@ from bot.engine.context import EngineContext
 from bot.engine.dialogs import load_dialogs
 from bot.i18n import Catalogs
 from bot.runtime.conversations import ConversationService
-from bot.store import open_store
+from bot.store import TinyDBStore, load_or_create_key
+from bot.store.keys import describe_key_lookup
 from bot.store.port import Store
 
 
@@ -29,6 +30,7 @@ class App:
     context: EngineContext
     store: Store
     conversations: ConversationService
+    key: bytes
 
     def close(self) -> None:
         self.store.close()
@@ -36,5 +38,6 @@ class App:
 
 def build_app(settings: Settings) -> App:
     context = load_context(settings)
-    store = open_store(settings.data_dir)
-    return App(settings, context, store, ConversationService(store, context))
+    key = load_or_create_key(settings.data_dir)
+    store = TinyDBStore(settings.data_dir, key, key_source=describe_key_lookup())
+    return App(settings, context, store, ConversationService(store, context), key)

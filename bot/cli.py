@@ -42,6 +42,51 @@ def _i18n_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT, e.g. 0.0.0.0:8443")
+    return host, int(port)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import os
+    import signal
+
+    from bot.app import build_app
+    from bot.logging_setup import register_secret
+    from bot.runtime.ratelimit import Limits
+    from bot.runtime.runner import OFFICIAL_API, RunOptions, TelegramRunner
+
+    token = os.environ.get("COUNSEL_BOT_TOKEN", "").strip()
+    if not token:
+        print("counsel-bot: set COUNSEL_BOT_TOKEN to the bot's token (from @BotFather)",
+              file=sys.stderr)
+        return 2
+    register_secret(token)
+    options = RunOptions(
+        framework=args.framework, token=token,
+        api_url=os.environ.get("COUNSEL_BOT_API_URL", OFFICIAL_API),
+        webhook_url=args.webhook_url, listen=args.listen,
+        limits=Limits(per_second=args.rate_limit),
+    )
+    app = build_app(settings)
+
+    async def main_loop() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await TelegramRunner(app, options).run_until(stop)
+
+    try:
+        asyncio.run(main_loop())
+    finally:
+        app.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="counsel-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -51,6 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--lang", choices=SUPPORTED_LANGUAGES, help="start in this language")
     demo.set_defaults(run=_demo)
 
+    run = commands.add_parser("run", help="run the bot on Telegram (long polling or webhook)")
+    run.add_argument("--framework", choices=("ptb", "aiogram"), required=True,
+                     help="python-telegram-bot or aiogram: the same bot on either")
+    run.add_argument("--webhook-url", help="public https URL for Telegram's webhook; "
+                     "without it the bot uses long polling")
+    run.add_argument("--listen", type=_listen, default=("127.0.0.1", 8080),
+                     help="HOST:PORT the webhook server listens on (default 127.0.0.1:8080)")
+    run.add_argument("--rate-limit", type=float, default=30.0,
+                     help="messages a second across all chats (Telegram allows about 30)")
+    run.set_defaults(run=_run)
+
     i18n = commands.add_parser("i18n-check", help="fail on missing, fuzzy or mismatched "
                                "translations, or a stale messages.pot")
     i18n.set_defaults(run=_i18n_check)
@@ -59,8 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.logging_setup import configure_logging
+
+    configure_logging(verbose=args.verbose)
     settings = Settings.from_env()
     try:
         return int(args.run(args, settings))

@@ -94,7 +94,7 @@ class _Turn:
             case Text():
                 self.on_text(inbound.text)
             case Unsupported():
-                self.say("unsupported_kind")
+                self.say("edited_message" if inbound.kind == "edited" else "unsupported_kind")
             case StaleButton():
                 self.say("stale_button")
                 self.repeat_current()

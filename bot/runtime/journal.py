@@ -65,6 +65,9 @@ class Journal:
             try:
                 records.append(json.loads(self._cipher.decrypt(blob, self._aad)))
             except DecryptionFailed:
+                if end < len(data):  # not the tail: damage, or another key; destroy nothing
+                    raise JournalError(f"{self.path.name}: a record in the middle fails "
+                                       "authentication; the file is left as it is") from None
                 break
             good_end = end
         if good_end < len(data):

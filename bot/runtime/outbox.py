@@ -260,12 +260,20 @@ class Outbox:
         else:
             self.stats["sent"] += 1
             self._finish(queued, "sent")
+            if queued.message.leave_after:
+                await self._leave(queued)
         finally:
             self._in_flight.discard(chat)
             self._slots.release()
             self._schedule(chat)
             self._check_idle()
             self._wake.set()
+
+    async def _leave(self, queued: Queued) -> None:
+        try:
+            await self.transport.leave_chat(queued.message.chat_id)
+        except Exception:
+            log.exception("outbox: leaving a group failed (message %d)", queued.id)
 
     def _retry(self, queued: Queued, delay: float, *, count: bool = True,
                reason: BaseException | None = None) -> None:

@@ -47,6 +47,7 @@ class OutMessage:
     buttons: tuple[tuple[OutButton, ...], ...] = ()
     protect: bool = False
     rtl: bool = False
+    leave_after: bool = False  # a refusal in a group: leave once it is said
 
 
 @dataclass(frozen=True)

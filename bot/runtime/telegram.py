@@ -1,0 +1,234 @@
+"""What both Telegram doors share: from a neutral update to engine input, and back out.
+
+The python-telegram-bot and aiogram adapters only translate their framework's objects into
+`IncomingUpdate` and implement `Transport`. Everything else — private-chat rule, callback
+keys, commands, splitting, right-to-left marks, the outbox — is here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tinydb import TinyDB
+
+from bot.engine.context import EngineContext
+from bot.engine.effects import Effect, Priority, Send
+from bot.engine.inbound import Inbound, Press, StaleButton, Unsupported, parse_text
+from bot.i18n import mark_rtl
+from bot.runtime import callback_keys
+from bot.runtime.conversations import ConversationService, chat_shard
+from bot.runtime.outbox import Outbox
+from bot.runtime.splitting import split_text
+from bot.runtime.transport import BotCommand, OutMessage, SendError, Transport
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+DELIVERY_TABLE = "delivery"
+COMMANDS = ("start", "help", "language", "privacy")
+
+
+@dataclass(frozen=True)
+class IncomingUpdate:
+    """A Telegram update reduced to what the bot needs, whatever framework parsed it."""
+
+    update_id: int
+    chat_id: int
+    chat_type: str  # private, group, supergroup, channel
+    kind: str  # text, callback, edited, added_to_group, photo, voice, sticker, ...
+    language_code: str | None = None
+    text: str = ""
+    callback_id: str | None = None
+    callback_data: str | None = None
+
+
+MEDIA_KINDS = ("photo", "voice", "sticker", "location", "document", "video", "audio",
+               "animation", "video_note", "contact", "venue", "poll", "dice")
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member",
+                   "channel_post"]
+
+
+def _message_kind(message: dict[str, Any]) -> str:
+    if isinstance(message.get("text"), str):
+        return "text"
+    return next((kind for kind in MEDIA_KINDS if kind in message), "other")
+
+
+def incoming_from_dict(update: dict[str, Any]) -> IncomingUpdate | None:
+    """Read a Bot API update (as JSON, from either framework) into an IncomingUpdate."""
+    update_id = int(update.get("update_id", 0))
+    if "callback_query" in update:
+        query = update["callback_query"]
+        chat = (query.get("message") or {}).get("chat") or {"id": query["from"]["id"],
+                                                             "type": "private"}
+        return IncomingUpdate(update_id, chat["id"], chat["type"], "callback",
+                              language_code=query["from"].get("language_code"),
+                              callback_id=query["id"], callback_data=query.get("data"))
+    for field, edited in (("message", False), ("edited_message", True),
+                          ("channel_post", False)):
+        if field in update:
+            message = update[field]
+            kind = "edited" if edited else _message_kind(message)
+            sender = message.get("from") or {}
+            return IncomingUpdate(update_id, message["chat"]["id"], message["chat"]["type"],
+                                  kind, language_code=sender.get("language_code"),
+                                  text=message.get("text") or "")
+    if "my_chat_member" in update:
+        member = update["my_chat_member"]
+        status = member.get("new_chat_member", {}).get("status")
+        if member["chat"]["type"] != "private" and status in ("member", "administrator"):
+            return IncomingUpdate(update_id, member["chat"]["id"], member["chat"]["type"],
+                                  "added_to_group",
+                                  language_code=member["from"].get("language_code"))
+    return None
+
+
+def chat_key(chat_id: int) -> str:
+    return f"{CHANNEL}:{chat_id}"
+
+
+def chat_id_of(chat: str) -> int:
+    return int(chat.split(":", 1)[1])
+
+
+class TelegramGateway:
+    def __init__(self, conversations: ConversationService, outbox: Outbox,
+                 transport: Transport) -> None:
+        self.conversations = conversations
+        self.outbox = outbox
+        self.transport = transport
+        self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock, users
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def context(self) -> EngineContext:
+        return self.conversations.context
+
+    async def handle_raw(self, update: dict[str, Any]) -> None:
+        incoming = incoming_from_dict(update)
+        if incoming is not None:
+            await self.handle(incoming)
+
+    async def handle(self, update: IncomingUpdate) -> None:
+        """Handle one update, in order within its chat. Never raises: failures are logged."""
+        self._in_flight += 1
+        self._idle.clear()
+        lock, users = self._chat_locks.get(update.chat_id, (asyncio.Lock(), 0))
+        self._chat_locks[update.chat_id] = (lock, users + 1)
+        try:
+            async with lock:
+                if update.kind == "callback" and update.callback_id:
+                    await self._answer_callback(update.callback_id)
+                if update.chat_type != "private":
+                    await self._refuse_group(update)
+                    return
+                await asyncio.to_thread(self._step, update)
+        except Exception:
+            log.exception("update %d (kind %s) could not be handled", update.update_id,
+                          update.kind)
+        finally:
+            lock, users = self._chat_locks[update.chat_id]
+            if users == 1:
+                del self._chat_locks[update.chat_id]
+            else:
+                self._chat_locks[update.chat_id] = (lock, users - 1)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait for the updates being handled to finish (for a clean stop)."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def _answer_callback(self, callback_id: str) -> None:
+        try:
+            await self.transport.answer_callback(callback_id)
+        except SendError as exc:  # the press is still handled; only the spinner stays
+            log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
+
+    def _step(self, update: IncomingUpdate) -> None:
+        chat = chat_key(update.chat_id)
+
+        def resolve(db: TinyDB) -> Inbound:
+            return self._to_inbound(db, update)
+
+        def render(db: TinyDB, effects: list[Effect]) -> list[tuple[OutMessage, Priority]]:
+            return self._render(db, update.chat_id, effects)
+
+        out = self.conversations.handle_with(chat, resolve, render)
+        for priority in sorted({p for _, p in out}):
+            self.outbox.enqueue(chat, [m for m, p in out if p == priority], priority)
+
+    def _to_inbound(self, db: TinyDB, update: IncomingUpdate) -> Inbound:
+        if update.kind == "callback":
+            action = callback_keys.resolve(db, update.callback_data, self._now())
+            return Press(action) if action else StaleButton()
+        if update.kind == "text":
+            return parse_text(update.text, update.language_code)
+        return Unsupported(update.kind)
+
+    def _render(self, db: TinyDB, chat_id: int,
+                effects: list[Effect]) -> list[tuple[OutMessage, Priority]]:
+        now = self._now()
+        out = []
+        for effect in effects:
+            if isinstance(effect, Send):
+                out += [(m, effect.priority) for m in to_messages(db, chat_id, effect, now)]
+        return out
+
+    def _now(self) -> datetime:
+        return self.conversations.clock()
+
+    async def _refuse_group(self, update: IncomingUpdate) -> None:
+        """Say once, in a group, that the bot works only in private; then leave."""
+        if update.chat_type == "channel":
+            await self.transport.leave_chat(update.chat_id)
+            return
+        if update.kind not in ("text", "added_to_group"):
+            return
+        lang = (update.language_code or "").split("-")[0]
+        if lang not in self.context.deployment.languages:
+            lang = self.context.deployment.default_language
+        tr = self.context.translator(lang)
+        text = tr(self.context.dialogs.system["group_only"])
+        message = OutMessage(update.chat_id, mark_rtl(text) if tr.rtl else text,
+                             rtl=tr.rtl, leave_after=True)
+        await asyncio.to_thread(self.outbox.enqueue, f"{CHANNEL}-group:{update.chat_id}",
+                                [message])
+
+    async def publish_commands(self) -> None:
+        """The command menu, in each enabled language, and in the default one for the rest."""
+        system = self.context.dialogs.system
+        deployment = self.context.deployment
+        for lang in (None, *deployment.languages):
+            tr = self.context.translator(lang or deployment.default_language)
+            commands = [BotCommand(c, tr(system[f"command_{c}"])) for c in COMMANDS]
+            try:
+                await self.transport.set_commands(commands, lang)
+            except SendError as exc:
+                log.error("setMyCommands for %s failed: %s", lang or "default", exc)
+
+    def mark_unreachable(self, chat: str) -> None:
+        """The person blocked the bot: nothing more is sent until they write again."""
+        with self.conversations.store.transaction(chat_shard(chat)) as db:
+            db.table(DELIVERY_TABLE).upsert(
+                {"id": 1, "unreachable_since": datetime.now(UTC).isoformat()},
+                cond=lambda doc: doc.get("id") == 1)
+
+
+def to_messages(db: TinyDB, chat_id: int, send: Send, now: datetime) -> list[OutMessage]:
+    """One engine Send as Telegram messages: split to fit, keyed buttons on the last part."""
+    text = mark_rtl(send.text) if send.rtl else send.text
+    parts = split_text(text)
+    buttons = callback_keys.register(db, send, now)
+    return [
+        OutMessage(chat_id, part, buttons if i == len(parts) - 1 else (), protect=send.protect,
+                   rtl=send.rtl)
+        for i, part in enumerate(parts)
+    ]

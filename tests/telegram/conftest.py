@@ -1,0 +1,113 @@
+"""The real bot on the real frameworks against the fake Bot API, one fixture per mode."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.runtime.ratelimit import Limits
+from bot.runtime.runner import RunOptions, TelegramRunner
+from tests.fake_bot_api.fixtures import fake_bot_api  # noqa: F401  (a fixture)
+from tests.fake_bot_api.server import FakeBotApi
+
+FRAMEWORKS = ["ptb", "aiogram"]
+FAST_LIMITS = Limits(per_second=1000, per_chat_per_second=100, per_chat_burst=20)
+
+
+@dataclass
+class LiveBot:
+    api: FakeBotApi
+    runner: TelegramRunner
+    app: App
+    mode: str
+
+    async def send(self, update: dict[str, Any]) -> None:
+        """Deliver an update the way the mode receives it (queued for polling, or posted)."""
+        if self.mode == "webhook":
+            status = await self.api.deliver_webhook(self.webhook_url, update,
+                                                    self.api.webhook["secret_token"])
+            assert status == 200
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.runner.webhook_port}/telegram/webhook"
+
+    async def text(self, user: int, text: str, **kw: Any) -> None:
+        await self.send(self.api.user_sends_text(user, text, **kw))
+
+    async def press(self, user: int, data: str, **kw: Any) -> None:
+        await self.send(self.api.user_presses_button(user, data, **kw))
+
+    async def replies(self, user: int, count: int = 1, *, since: int,
+                      timeout: float = 10.0) -> list[dict[str, Any]]:
+        return await self.api.wait_for_sent(chat_id=user, count=count, since=since,
+                                            timeout=timeout)
+
+    async def settle(self) -> None:
+        """Wait until every update is handled and every message has an outcome."""
+        for _ in range(3):
+            await asyncio.sleep(0.05)
+            await self.runner.gateway.wait_idle(timeout=10)
+            await self.runner.outbox.wait_idle(timeout=10)
+
+
+def button_data(record: dict[str, Any], label: str) -> str:
+    for row in (record.get("reply_markup") or {}).get("inline_keyboard", []):
+        for button in row:
+            if button["text"] == label:
+                return str(button["callback_data"])
+    raise AssertionError(f"no button {label!r} in {record.get('reply_markup')}")
+
+
+async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
+                    limits: Limits = FAST_LIMITS) -> LiveBot:
+    settings = Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
+    app = build_app(settings)
+    options = RunOptions(framework=framework, token=api.token, api_url=api.root,
+                         webhook_url="https://bot.example.org" if mode == "webhook" else None,
+                         listen=("127.0.0.1", 0), limits=limits)
+    runner = TelegramRunner(app, options)
+    await runner.start()
+    return LiveBot(api, runner, app, mode)
+
+
+async def stop_bot(bot: LiveBot) -> None:
+    await bot.runner.stop()
+    bot.app.close()
+
+
+@pytest.fixture(params=FRAMEWORKS)
+def framework(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(params=["polling", "webhook"])
+def mode(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest_asyncio.fixture
+async def live_bot(fake_bot_api: FakeBotApi, tmp_path: Any, framework: str,  # noqa: F811
+                   mode: str) -> AsyncIterator[LiveBot]:
+    bot = await start_bot(fake_bot_api, tmp_path, framework, mode)
+    try:
+        yield bot
+    finally:
+        await stop_bot(bot)
+
+
+@pytest_asyncio.fixture
+async def polling_bot(fake_bot_api: FakeBotApi, tmp_path: Any,  # noqa: F811
+                      framework: str) -> AsyncIterator[LiveBot]:
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling")
+    try:
+        yield bot
+    finally:
+        await stop_bot(bot)
