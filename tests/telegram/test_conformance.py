@@ -67,7 +67,7 @@ async def test_privacy_overview_is_protected_and_withdrawal_is_one_press(live_bo
 
 
 async def test_arabic_messages_keep_right_to_left_direction(live_bot: LiveBot):
-    bot, api = live_bot, live_bot.api
+    bot = live_bot
     await bot.text(USER, "/start", language_code="ar")
     sent = await bot.replies(USER, 2, since=0)
     assert all(line.startswith(RLM) for line in sent[0]["text"].split("\n") if line)
