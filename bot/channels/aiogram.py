@@ -69,8 +69,10 @@ class AiogramTransport:
 
 
 class AiogramDoor:
-    def __init__(self, token: str, api_url: str, sink: UpdateSink) -> None:
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")))
+    def __init__(self, token: str, api_url: str, sink: UpdateSink,
+                 request_timeout: float = 15.0) -> None:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")),
+                                 timeout=request_timeout, limit=64)
         self.bot = Bot(token, session=session)
         self.dispatcher = Dispatcher()
         for observer in (self.dispatcher.message, self.dispatcher.edited_message,
@@ -80,6 +82,11 @@ class AiogramDoor:
         self.transport = AiogramTransport(self.bot)
         self._sink = sink
         self._polling: asyncio.Task[None] | None = None
+        self._polling_started = asyncio.Event()
+        self.dispatcher.startup.register(self._on_polling_startup)
+
+    async def _on_polling_startup(self) -> None:
+        self._polling_started.set()
 
     async def _on_event(self, _event: TelegramObject, event_update: Update) -> None:
         await self._sink(event_update.model_dump(mode="json", by_alias=True,
@@ -93,11 +100,17 @@ class AiogramDoor:
         self._polling = asyncio.create_task(self.dispatcher.start_polling(
             self.bot, polling_timeout=10, allowed_updates=allowed_updates,
             handle_signals=False, close_bot_session=False))
+        # Until aiogram has started, stop_polling() would refuse and leave the task running.
+        started = asyncio.ensure_future(self._polling_started.wait())
+        await asyncio.wait({started, self._polling}, return_when=asyncio.FIRST_COMPLETED)
+        if self._polling.done():
+            started.cancel()
+            await self._polling  # raises what made polling fail
 
     async def stop_polling(self) -> None:
         if self._polling is None:
             return
-        with contextlib.suppress(RuntimeError):  # not started yet
+        with contextlib.suppress(RuntimeError):  # it already stopped by itself
             await self.dispatcher.stop_polling()
         await self._polling
         self._polling = None

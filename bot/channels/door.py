@@ -33,14 +33,15 @@ class TelegramDoor(Protocol):
     async def shutdown(self) -> None: ...
 
 
-def make_door(framework: str, token: str, api_url: str, sink: UpdateSink) -> TelegramDoor:
+def make_door(framework: str, token: str, api_url: str, sink: UpdateSink,
+              request_timeout: float = 15.0) -> TelegramDoor:
     """The door for `framework` ("ptb" or "aiogram"); imported lazily, each is optional."""
     if framework == "ptb":
         from bot.channels.ptb import PtbDoor
 
-        return PtbDoor(token, api_url, sink)
+        return PtbDoor(token, api_url, sink, request_timeout)
     if framework == "aiogram":
         from bot.channels.aiogram import AiogramDoor
 
-        return AiogramDoor(token, api_url, sink)
+        return AiogramDoor(token, api_url, sink, request_timeout)
     raise ValueError(f"unknown framework {framework!r}: use ptb or aiogram")

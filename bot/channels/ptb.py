@@ -66,12 +66,16 @@ class PtbTransport:
 
 
 class PtbDoor:
-    def __init__(self, token: str, api_url: str, sink: UpdateSink) -> None:
+    def __init__(self, token: str, api_url: str, sink: UpdateSink,
+                 request_timeout: float = 15.0) -> None:
         root = api_url.rstrip("/")
         self.application = (
             ApplicationBuilder().token(token)
             .base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
             .concurrent_updates(True)  # the gateway keeps each chat in order
+            .read_timeout(request_timeout).write_timeout(request_timeout)
+            .connect_timeout(request_timeout).pool_timeout(request_timeout)
+            .connection_pool_size(64)  # the outbox sends many messages at once
             .build()
         )
         self.application.add_handler(TypeHandler(Update, self._on_update))

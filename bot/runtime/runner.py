@@ -30,6 +30,7 @@ class RunOptions:
     webhook_url: str | None = None  # public https URL that Telegram posts to
     listen: tuple[str, int] = ("127.0.0.1", 8080)
     limits: Limits = field(default_factory=Limits)
+    request_timeout: float = 15.0  # seconds before a Bot API call counts as failed
 
 
 class TelegramRunner:
@@ -39,7 +40,7 @@ class TelegramRunner:
         self.journal = Journal(app.settings.data_dir / "outbox" / "outbox.journal",
                                ShardCipher(app.key))
         self.door: TelegramDoor = make_door(options.framework, options.token, options.api_url,
-                                            self._on_update)
+                                            self._on_update, options.request_timeout)
         self.outbox = Outbox(self.journal, self.door.transport, limits=options.limits,
                              on_blocked=self._on_blocked)
         self.gateway = TelegramGateway(app.conversations, self.outbox, self.door.transport)

@@ -42,14 +42,14 @@ DEFAULT_NEGATION_WINDOW = 4
 Severity = Literal["urgent", "high"]
 
 _SECTION_KEYS = frozenset(
-    {"negation_window", "negations", "negations_after", "clause_breaks", "idioms", "groups",
-     "categories"}
+    {"negation_window", "negation_window_after", "negations", "negations_after",
+     "clause_breaks", "idioms", "groups", "categories"}
 )
 _FILE_KEYS = _SECTION_KEYS | {"language", "variants"}
 _ENTRY_KEYS = frozenset({"pattern", "patterns", "severity", "note", "negatable"})
 _GAP_MARK = "\x00"
 _ELEMENT = re.compile(r"\{[^{}]*\}|\x00|[^\s{}|\x00]+|\S")
-_WORD = re.compile(r"[\w*]+")
+_WORD = re.compile(r"(?:[^\W_]|\*)+")  # letters, digits and * (not _)
 _GROUP_NAME = re.compile(r"^\w+$")
 _GAP_NC = rf"(?: \w++){{0,{GAP_TOKENS}}}"
 _GAP_CAP = rf"((?: \w++){{0,{GAP_TOKENS}}})"
@@ -105,6 +105,7 @@ class Lexicon:
     negations_after: tuple[Pattern, ...]
     clause_breaks: frozenset[str]
     negation_window: int
+    negation_window_after: int
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,8 @@ def _alternatives(inner: str, groups: Mapping[str, tuple[str, ...]], where: str)
         name = inner.strip()
         if name not in groups:
             known = ", ".join(sorted(groups)) or "none defined"
-            raise LexiconError(f"{where}: unknown group {{{name}}} (groups: {known})")
+            raise LexiconError(f"{where}: unknown group {{{name}}} (groups: {known}; "
+                               "for a single word or phrase, drop the braces)")
         return _Alt(groups[name])
     choices = [c.strip() for c in inner.split("|")]
     phrases = tuple(dict.fromkeys(_phrase(c, where) for c in choices if c))
@@ -309,9 +311,14 @@ def _parse_section(data: Mapping[str, Any], lexicon_id: str, language: str, path
         return tuple(compile_pattern(s, groups, f"{where}{key}[{i}]")
                      for i, s in enumerate(items))
 
-    window = data.get("negation_window", DEFAULT_NEGATION_WINDOW)
-    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= 10:
-        raise LexiconError(f"{where}negation_window: a whole number from 1 to 10")
+    def window_size(key: str, default: int) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+            raise LexiconError(f"{where}{key}: a whole number from 1 to 10")
+        return value
+
+    window = window_size("negation_window", DEFAULT_NEGATION_WINDOW)
+    window_after = window_size("negation_window_after", window)
     breaks: set[str] = set()
     for i, word in enumerate(_as_list(data.get("clause_breaks"), f"{where}clause_breaks")):
         folded = _phrase(fold(word), f"{where}clause_breaks[{i}]") if isinstance(word, str) else ""
@@ -340,7 +347,7 @@ def _parse_section(data: Mapping[str, Any], lexicon_id: str, language: str, path
     if not entries:
         raise LexiconError(f"{where}categories: no entries")
     return Lexicon(lexicon_id, language, path, tuple(entries), patterns("idioms"), negations,
-                   negations_after, frozenset(breaks), window)
+                   negations_after, frozenset(breaks), window, window_after)
 
 
 def cue_regex(cues: Sequence[Pattern]) -> re.Pattern[str] | None:

@@ -17,6 +17,7 @@ from itertools import chain
 from bot.screening.lexicon import Entry, Lexicon, Pattern, cue_regex
 
 _WINDOW_CHARS = 400  # look this far (at most) around a match for negation cues
+_MAX_HITS_PER_ENTRY = 8
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class _Negation:
     any: re.Pattern[str] | None
     breaks: frozenset[str]
     window: int
+    window_after: int
 
 
 class _Node:
@@ -94,7 +96,7 @@ class Matcher:
             lex.id: _Negation(
                 cue_regex(lex.negations), cue_regex(lex.negations_after),
                 cue_regex(lex.negations + lex.negations_after), lex.clause_breaks,
-                lex.negation_window,
+                lex.negation_window, lex.negation_window_after,
             )
             for lex in lexicons
         }
@@ -102,7 +104,9 @@ class Matcher:
     def find(self, text: str) -> list[Hit]:
         """All entries found in ``text`` (normalized), minus those inside an idiom.
 
-        An entry found several times is reported once if any occurrence is not negated.
+        Each entry is reported at most _MAX_HITS_PER_ENTRY times (bounds the work on
+        pathological input such as one phrase repeated thousands of times).
+        Overlapping hits of one category share a negation (see ``_share_negation``).
         """
         if self._signals is None:
             return []
@@ -112,10 +116,10 @@ class Matcher:
         idioms = ([m.span(1) for m in self._idioms.finditer(text)]
                   if self._idioms is not None else [])
         hits: list[Hit] = []
-        settled: set[int] = set()
+        counts: dict[int, int] = {}
         for pos in starts:
             for entry in chain(self._by_char.get(text[pos], ()), self._anywhere):
-                if id(entry) in settled:
+                if counts.get(id(entry), 0) >= _MAX_HITS_PER_ENTRY:
                     continue
                 m = entry.pattern.regex.match(text, pos)
                 if m is None:
@@ -124,35 +128,53 @@ class Matcher:
                 if any(a < end and start < b for a, b in idioms):
                     continue
                 negated = entry.negatable and self._negated(entry, text, m)
-                if not negated:
-                    settled.add(id(entry))
+                counts[id(entry)] = counts.get(id(entry), 0) + 1
                 hits.append(Hit(entry, start, end, negated))
-        return hits
+        return _share_negation(hits)
 
     def _negated(self, entry: Entry, text: str, m: re.Match[str]) -> bool:
         rules = self._negation[entry.lexicon]
         start, end = m.span()
         if rules.before is not None:
             lo = max(0, start - _WINDOW_CHARS)
-            words = text[lo:start].rsplit("\n", 1)[-1].split()
-            if _has_cue(rules.before, reversed(words), rules, reverse=True):
-                return True
+            words = reversed(text[lo:start].rsplit("\n", 1)[-1].split())
+            window = _window(words, rules.breaks, rules.window)
+            if window:
+                # a cue may run into the match ("ma | baddi mout"), but must start before it
+                before = " ".join(reversed(window))
+                joined = before + " " + m.group()
+                if any(c.start() < len(before) for c in rules.before.finditer(joined)):
+                    return True
         if rules.any is not None and any(g and rules.any.search(g) for g in m.groups()):
             return True
         if rules.after is not None:
             words = text[end:end + _WINDOW_CHARS].split("\n", 1)[0].split()
-            if _has_cue(rules.after, words, rules, reverse=False):
+            window = _window(words, rules.breaks, rules.window_after)
+            if window and rules.after.search(" ".join(window)):
                 return True
         return False
 
 
-def _has_cue(cue: re.Pattern[str], words: Iterable[str], rules: _Negation,
-             reverse: bool) -> bool:
+def _window(words: Iterable[str], breaks: frozenset[str], size: int) -> list[str]:
+    """Up to ``size`` words, stopping at a clause-break word such as "but"."""
     window: list[str] = []
     for word in words:
-        if len(window) >= rules.window or word in rules.breaks:
+        if len(window) >= size or word in breaks:
             break
         window.append(word)
-    if reverse:
-        window.reverse()
-    return bool(window) and cue.search(" ".join(window)) is not None
+    return window
+
+
+def _share_negation(hits: list[Hit]) -> list[Hit]:
+    """Several lexicons may match the same words ("suicider" matches en and fr stems); the
+    negation found by one of them (with its own negation words) applies to all."""
+    negated = [(h.start, h.end, h.entry.category) for h in hits if h.negated]
+    if not negated:
+        return hits
+    return [
+        Hit(h.entry, h.start, h.end, True)
+        if not h.negated and h.entry.negatable and any(
+            a < h.end and h.start < b and c == h.entry.category for a, b, c in negated)
+        else h
+        for h in hits
+    ]

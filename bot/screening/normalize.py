@@ -11,6 +11,7 @@ newline between clauses. Rules (see docs/screening.md):
 * zero-width non-joiner (and other format characters) removed, and the Persian prefixes
   ``می``/``نمی``/``بی`` written as a separate word are joined to the next word, so
   ``می‌خواهم``, ``میخواهم`` and ``می خواهم`` are all ``میخواهم``;
+* words are cut to MAX_TOKEN characters;
 * apostrophes, hyphens and other symbols separate words; ``. , ; : ! ? …`` and their
   Arabic forms, dashes and line breaks end a clause.
 """
@@ -22,6 +23,8 @@ import unicodedata
 
 MAX_CHARS = 20_000
 """Only the first MAX_CHARS characters of a message are screened."""
+MAX_TOKEN = 40
+"""Longer words are cut to this length (no real word is longer; it bounds matching cost)."""
 
 CLAUSE_BREAK = "\n"
 GLUE_PREFIXES = ("نمی", "می", "بی")
@@ -34,7 +37,6 @@ _VARIANTS = {
     "ة": "ه", "ە": "ه", "ۃ": "ه", "ہ": "ه", "ھ": "ه",
     "ك": "ک", "ڪ": "ک",
     "œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ı": "i",
-    "_": " ",
 }
 
 
@@ -58,9 +60,10 @@ def _build_table() -> dict[int, str | None]:
 
 _TABLE = _build_table()
 _ASCII_TABLE = {cp: v for cp, v in _TABLE.items() if cp < 128}
-_SEPARATORS = re.compile(r"[^\w\n]+")
+_SEPARATORS = re.compile(r"(?:[^\w\n]|_)+")
 _BREAKS = re.compile(r" ?\n[\n ]*")
 _GLUE = re.compile(r"(?<![^ \n])(نمی|می|بی) (?=\w)")
+_LONG = re.compile(rf"(\w{{{MAX_TOKEN}}})\w+")
 
 
 def fold(text: str) -> str:
@@ -84,6 +87,7 @@ def normalize(text: str) -> str:
     text = fold(text[:MAX_CHARS])
     text = _SEPARATORS.sub(" ", text)
     text = _BREAKS.sub(CLAUSE_BREAK, text).strip(" \n")
+    text = _LONG.sub(r"\1", text)
     if not text.isascii():
         text = glue(text)
     return text

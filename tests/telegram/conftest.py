@@ -67,12 +67,13 @@ def button_data(record: dict[str, Any], label: str) -> str:
 
 
 async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
-                    limits: Limits = FAST_LIMITS) -> LiveBot:
+                    limits: Limits = FAST_LIMITS, request_timeout: float = 15.0) -> LiveBot:
     settings = Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
     app = build_app(settings)
     options = RunOptions(framework=framework, token=api.token, api_url=api.root,
                          webhook_url="https://bot.example.org" if mode == "webhook" else None,
-                         listen=("127.0.0.1", 0), limits=limits)
+                         listen=("127.0.0.1", 0), limits=limits,
+                         request_timeout=request_timeout)
     runner = TelegramRunner(app, options)
     await runner.start()
     return LiveBot(api, runner, app, mode)
