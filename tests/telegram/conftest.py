@@ -112,3 +112,13 @@ async def polling_bot(fake_bot_api: FakeBotApi, tmp_path: Any,  # noqa: F811
         yield bot
     finally:
         await stop_bot(bot)
+
+
+@pytest_asyncio.fixture
+async def webhook_bot(fake_bot_api: FakeBotApi, tmp_path: Any,  # noqa: F811
+                      framework: str) -> AsyncIterator[LiveBot]:
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "webhook")
+    try:
+        yield bot
+    finally:
+        await stop_bot(bot)

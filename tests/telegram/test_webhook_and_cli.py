@@ -1,0 +1,105 @@
+"""The webhook's secret and health check, and `counsel-bot run` as an administrator runs it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.fake_bot_api.server import FakeBotApi
+from tests.telegram.conftest import LiveBot
+
+USER = 5554001
+
+
+async def raw_request(port: int, head: str) -> str:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head.encode())
+    await writer.drain()
+    status = await asyncio.wait_for(reader.readline(), timeout=5)
+    writer.close()
+    return status.decode()
+
+
+async def test_wrong_or_missing_secret_is_refused_before_the_body_is_read(
+        webhook_bot: LiveBot):
+    bot = webhook_bot
+    port = bot.runner.webhook_port
+    path = "/telegram/webhook"
+    # A promised body of a megabyte that never comes: only an early refusal can answer.
+    for header in ("", "X-Telegram-Bot-Api-Secret-Token: wrong\r\n"):
+        status = await raw_request(port, f"POST {path} HTTP/1.1\r\nHost: x\r\n{header}"
+                                         "Content-Type: application/json\r\n"
+                                         "Content-Length: 1000000\r\n\r\n")
+        assert " 403 " in status
+    secret = bot.api.webhook["secret_token"]
+    assert bot.api.webhook["url"] == "https://bot.example.org/telegram/webhook"
+    async with aiohttp.ClientSession() as http:
+        url = f"http://127.0.0.1:{port}{path}"
+        update = bot.api.user_sends_text(USER, "/start")
+        async with http.post(url, json=update, headers={
+                "X-Telegram-Bot-Api-Secret-Token": secret}) as response:
+            assert response.status == 200
+        async with http.post(url, data=b"{not json", headers={
+                "X-Telegram-Bot-Api-Secret-Token": secret}) as response:
+            assert response.status == 400
+        async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+            assert response.status == 200
+            assert (await response.json())["status"] == "ok"
+    await bot.replies(USER, 2, since=0)
+
+
+async def run_cli(api: FakeBotApi, tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "COUNSEL_BOT_TOKEN": api.token, "COUNSEL_BOT_API_URL": api.root,
+           "COUNSEL_BOT_DATA_DIR": str(tmp_path / "data"),
+           "COUNSEL_BOT_KEY_FILE": str(tmp_path / "keys" / "key")}
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "-v", "run", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+
+
+async def test_run_polls_answers_and_stops_cleanly_on_sigterm(fake_bot_api, tmp_path, framework):
+    api = fake_bot_api
+    process = await run_cli(api, tmp_path, "--framework", framework)
+    try:
+        await api.wait_for_call("setMyCommands", count=7, timeout=30)
+        api.user_sends_text(USER, "/start", language_code="es")
+        api.user_sends_text(USER, "I am Amina, my secret words")
+        await api.wait_for_sent(chat_id=USER, count=4, timeout=15)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
+    logs = err.decode()
+    assert api.token not in logs and api.token.split(":")[1] not in logs
+    assert "Amina" not in logs and "secret words" not in logs
+    assert "polling as @counsel_test_bot" in logs
+    assert "stopped;" in logs
+
+
+async def test_run_in_webhook_mode_registers_a_secret(fake_bot_api, tmp_path):
+    api = fake_bot_api
+    process = await run_cli(api, tmp_path, "--framework", "aiogram", "--webhook-url",
+                            "https://bot.example.org", "--listen", "127.0.0.1:0")
+    try:
+        await api.wait_for_call("setWebhook", timeout=30)
+        assert len(api.webhook["secret_token"]) >= 32
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, err.decode()
+    assert api.webhook["secret_token"] not in err.decode()
+
+
+async def test_run_without_a_token_says_what_to_do(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "COUNSEL_BOT_TOKEN"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "run", "--framework", "ptb", env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 2
+    assert b"COUNSEL_BOT_TOKEN" in err
