@@ -1,9 +1,10 @@
 """An encrypted, append-only record log for queues that must survive a crash.
 
 Each record is framed as a 4-byte length and an AES-GCM blob. An append is one write(2)
-call; a process killed mid-append leaves a torn tail, which fails authentication or is
-short, and is cut off on the next open: the log always reads as the records that were
-fully appended. Appending costs the same however long the log is; `rewrite` compacts it
+call; a process killed mid-append leaves a torn tail (a frame shorter than its length),
+which is cut off on the next open: the log always reads as the records that were fully
+appended. A whole frame that fails authentication is damage or another key: the open
+stops with an error and changes nothing. Appending costs the same however long the log is; `rewrite` compacts it
 atomically (temp file, fsync, rename).
 """
 
@@ -64,11 +65,9 @@ class Journal:
         for end, blob in self._frames(data):
             try:
                 records.append(json.loads(self._cipher.decrypt(blob, self._aad)))
-            except DecryptionFailed:
-                if end < len(data):  # not the tail: damage, or another key; destroy nothing
-                    raise JournalError(f"{self.path.name}: a record in the middle fails "
-                                       "authentication; the file is left as it is") from None
-                break
+            except DecryptionFailed:  # damage, or another key: destroy nothing
+                raise JournalError(f"{self.path.name}: a record fails authentication "
+                                   "(wrong key or damage); the file is left as it is") from None
             good_end = end
         if good_end < len(data):
             log.warning("journal %s: cut a torn tail of %d bytes left by a crash",
