@@ -4,8 +4,8 @@ Each record is framed as a 4-byte length and an AES-GCM blob. An append is one w
 call; a process killed mid-append leaves a torn tail (a frame shorter than its length),
 which is cut off on the next open: the log always reads as the records that were fully
 appended. A whole frame that fails authentication is damage or another key: the open
-stops with an error and changes nothing. Appending costs the same however long the log is; `rewrite` compacts it
-atomically (temp file, fsync, rename).
+stops with an error and changes nothing. Appending costs the same however long the log
+is; `rewrite` compacts it atomically (temp file, fsync, rename).
 """
 
 from __future__ import annotations

@@ -46,6 +46,7 @@ def test_only_one_process_may_own_the_journal(tmp_path):
     owner = Journal(tmp_path / "j.log", ShardCipher(os.urandom(32)))
     with pytest.raises(JournalError, match="in use"):
         Journal(tmp_path / "j.log", ShardCipher(os.urandom(32)))
+    owner.close()
 
 
 def test_rewrite_compacts_atomically(tmp_path):
