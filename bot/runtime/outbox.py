@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = 300.0
+KEY_MEMORY = 7 * 24 * 3600.0  # how long a dedupe key is remembered, in seconds
 
 
 @dataclass(order=True)
@@ -96,6 +97,7 @@ class Outbox:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._done_since_compaction = 0
+        self._keys: dict[str, float] = {}  # dedupe key -> when it was first queued (epoch)
         self.stats = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "rate_limited": 0}
 
     # -- persistence ---------------------------------------------------------------------
@@ -104,23 +106,41 @@ class Outbox:
         pending: dict[int, dict[str, Any]] = {}
         last_id = 0
         for record in self.journal.replay():
+            if record["op"] == "key":
+                self._keys[record["key"]] = record["at"]
+                continue
             last_id = max(last_id, record["id"])
+            if record.get("key"):
+                self._keys[record["key"]] = record.get("at", time.time())
             if record["op"] == "enq":
                 pending[record["id"]] = record
             else:
                 pending.pop(record["id"], None)
         self._ids = itertools.count(last_id + 1)
-        self.journal.rewrite(pending.values())
+        self.journal.rewrite([*self._key_records(), *pending.values()])
         for record in pending.values():
             self._admit(Queued.from_record(record))
         return len(pending)
 
     def enqueue(self, chat: str, messages: Iterable[OutMessage],
-                priority: Priority = Priority.REPLY) -> list[int]:
-        """Persist then queue messages for one chat, in order. Safe from any thread."""
+                priority: Priority = Priority.REPLY, key: str | None = None) -> list[int]:
+        """Persist then queue messages for one chat, in order. Safe from any thread.
+
+        With a `key`, a second enqueue with the same key is ignored: what a scheduled item or
+        a note from the admin command line sends, it sends once, even if it runs again after
+        a crash.
+        """
         with self._lock:
+            if key is not None and key in self._keys:
+                log.info("outbox: already queued once, not again (%s)", key.split(":")[0])
+                return []
             queued = [Queued(int(priority), next(self._ids), chat, m) for m in messages]
-            self.journal.append([q.record() for q in queued])
+            records = [q.record() for q in queued]
+            if key is not None:
+                now = time.time()
+                self._keys[key] = now
+                records.insert(0, {"op": "key", "key": key, "at": now})
+            self.journal.append(records)
         self._hand_to_loop(queued)
         return [q.id for q in queued]
 
@@ -149,9 +169,15 @@ class Outbox:
         if self._done_since_compaction >= self.compact_every:
             self._compact()
 
+    def _key_records(self) -> list[dict[str, Any]]:
+        horizon = time.time() - KEY_MEMORY
+        self._keys = {k: at for k, at in self._keys.items() if at >= horizon}
+        return [{"op": "key", "key": k, "at": at} for k, at in self._keys.items()]
+
     def _compact(self) -> None:
         with self._lock:
-            self.journal.rewrite([q.record() for q in sorted(self._pending.values())])
+            self.journal.rewrite([*self._key_records(),
+                                  *(q.record() for q in sorted(self._pending.values()))])
         self._done_since_compaction = 0
 
     # -- scheduling ----------------------------------------------------------------------
