@@ -65,13 +65,15 @@ class Pattern:
 
     ``heads`` splits the pattern into alternatives ``(literal prefix, remainder regex)``
     so that many patterns can be merged into one prefix-tree regex; ``regex`` matches the
-    whole pattern at a token start, with one capturing group per gap.
+    whole pattern at a token start, with one capturing group per gap. ``infixes`` holds,
+    for alternatives that start with ``*`` (no literal prefix), the letters that must
+    follow the ``*`` ("ضربنی" for ``*ضربنی``), used to find candidate words quickly.
     """
 
     source: str
     heads: tuple[tuple[str, str], ...]
     regex: re.Pattern[str]
-    literals: tuple[str, ...]
+    infixes: tuple[str, ...] = ()
 
     @property
     def body(self) -> str:
@@ -81,14 +83,18 @@ class Pattern:
 
 @dataclass(frozen=True)
 class Entry:
-    """One lexicon entry: a pattern with its category and severity."""
+    """One lexicon entry: a pattern with its category and severity.
+
+    ``negatable`` None (the default) means: apply the negation rules unless the matched
+    words themselves contain a negation ("nowhere to sleep"); True/False force it.
+    """
 
     lexicon: str
     language: str
     category: str
     severity: Severity
     pattern: Pattern
-    negatable: bool
+    negatable: bool | None
     where: str
 
 
@@ -232,12 +238,13 @@ def compile_pattern(
         prefix = phrase if star < 0 else phrase[:star]
         heads.append((prefix, _literal_regex(phrase[len(prefix):]) + tail))
     full = render(elements, capture=True)[1:]  # drop the leading space of the first element
-    literals = tuple(p.replace("*", "") for e in elements if e is not _GAP for p in e.phrases)
+    infixes = tuple(re.split(r"[* ]", p[1:], maxsplit=1)[0]
+                    for p in elements[0].phrases if p.startswith("*"))
     try:
         regex = re.compile(full)
     except re.error as exc:  # should not happen: the syntax above only builds valid regexes
         raise LexiconError(f"{where}: {exc}") from exc
-    return Pattern(source, tuple(heads), regex, literals)
+    return Pattern(source, tuple(heads), regex, infixes)
 
 
 def _as_list(value: object, where: str) -> list[Any]:
@@ -326,7 +333,6 @@ def _parse_section(data: Mapping[str, Any], lexicon_id: str, language: str, path
             raise LexiconError(f"{where}clause_breaks[{i}]: one word per item, got {word!r}")
         breaks.add(folded)
     negations, negations_after = patterns("negations"), patterns("negations_after")
-    cue = cue_regex(negations + negations_after)
 
     categories = data.get("categories")
     if not isinstance(categories, dict) or not categories:
@@ -340,8 +346,6 @@ def _parse_section(data: Mapping[str, Any], lexicon_id: str, language: str, path
         for i, raw in enumerate(_as_list(items, f"{where}categories.{category}")):
             here = f"{where}categories.{category}[{i}]"
             for cat, severity, pattern, negatable in _parse_entry(raw, category, groups, here):
-                if negatable is None:  # a pattern that contains a negation is not negated again
-                    negatable = not (cue and any(cue.search(lit) for lit in pattern.literals))
                 entries.append(Entry(lexicon_id, language, cat, severity, pattern, negatable,
                                      f"{here} ({pattern.source!r})"))
     if not entries:

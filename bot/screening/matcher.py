@@ -10,14 +10,15 @@ most a few words, so matching time stays linear in the text length.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from typing import Generic, TypeVar
 
 from bot.screening.lexicon import Entry, Lexicon, Pattern, cue_regex
 
 _WINDOW_CHARS = 400  # look this far (at most) around a match for negation cues
 _MAX_HITS_PER_ENTRY = 8
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -67,31 +68,58 @@ def trie_regex(heads: Iterable[tuple[str, str]]) -> str:
     return root.render()
 
 
-def _start_regex(patterns: Sequence[Pattern], capture: bool) -> re.Pattern[str] | None:
-    if not patterns:
-        return None
-    body = trie_regex(h for p in patterns for h in p.heads)
-    return re.compile(r"(?<![^ \n])(?=" + (f"({body})" if capture else body) + ")")
+class _Index(Generic[T]):
+    """Finds where any of many patterns match, then which ones.
+
+    One prefix-tree regex finds the word starts where a pattern with a literal beginning
+    may match; a second one finds the letters that follow a leading ``*`` (``*ضربنی``)
+    anywhere in a word. Only at those word starts are the candidate patterns, indexed by
+    first character, matched one by one.
+    """
+
+    def __init__(self, items: Sequence[tuple[Pattern, T]]) -> None:
+        anchored = [h for p, _ in items for h in p.heads if h[0]]
+        infixes = [(i, "") for p, _ in items for i in p.infixes]
+        self._starts = (re.compile(r"(?<![^ \n])(?=" + trie_regex(anchored) + ")")
+                        if anchored else None)
+        self._infixes = re.compile(trie_regex(infixes)) if infixes else None
+        by_char: dict[str, list[tuple[Pattern, T]]] = {}
+        for pattern, item in items:
+            for ch in dict.fromkeys(prefix[0] for prefix, _ in pattern.heads if prefix):
+                by_char.setdefault(ch, []).append((pattern, item))
+        self._by_char = {ch: tuple(v) for ch, v in by_char.items()}
+        self._loose = tuple((p, i) for p, i in items if p.infixes)
+
+    def matches(self, text: str) -> Iterator[tuple[T, re.Match[str]]]:
+        """``(item, match)`` for every item matching at a word start, in text order."""
+        starts = {m.start() for m in self._starts.finditer(text)} if self._starts else set()
+        loose: set[int] = set()
+        if self._infixes is not None:
+            for m in self._infixes.finditer(text):
+                p = m.start()
+                loose.add(max(text.rfind(" ", 0, p), text.rfind("\n", 0, p)) + 1)
+        for pos in sorted(starts | loose):
+            candidates: tuple[tuple[Pattern, T], ...] = ()
+            if pos in starts:
+                candidates = self._by_char.get(text[pos], ())
+            if pos in loose:
+                candidates += self._loose
+            seen: set[int] = set()
+            for pattern, item in candidates:
+                if id(item) in seen:
+                    continue
+                seen.add(id(item))
+                m = pattern.regex.match(text, pos)
+                if m is not None:
+                    yield item, m
 
 
 class Matcher:
     """Finds entries of several lexicons in normalized text."""
 
     def __init__(self, lexicons: Sequence[Lexicon]) -> None:
-        entries = [e for lex in lexicons for e in lex.entries]
-        self._signals = _start_regex([e.pattern for e in entries], capture=False)
-        self._idioms = _start_regex([i for lex in lexicons for i in lex.idioms], capture=True)
-        by_char: dict[str, list[Entry]] = {}
-        anywhere: list[Entry] = []
-        for entry in entries:
-            firsts = {prefix[:1] for prefix, _ in entry.pattern.heads}
-            if "" in firsts:
-                anywhere.append(entry)
-                continue
-            for ch in firsts:
-                by_char.setdefault(ch, []).append(entry)
-        self._by_char = {ch: tuple(es) for ch, es in by_char.items()}
-        self._anywhere = tuple(anywhere)
+        self._signals = _Index([(e.pattern, e) for lex in lexicons for e in lex.entries])
+        self._idioms = _Index([(i, i) for lex in lexicons for i in lex.idioms])
         self._negation = {
             lex.id: _Negation(
                 cue_regex(lex.negations), cue_regex(lex.negations_after),
@@ -102,39 +130,35 @@ class Matcher:
         }
 
     def find(self, text: str) -> list[Hit]:
-        """All entries found in ``text`` (normalized), minus those inside an idiom.
+        """All entries found in ``text`` (normalized), minus those overlapping an idiom.
 
         Each entry is reported at most _MAX_HITS_PER_ENTRY times (bounds the work on
         pathological input such as one phrase repeated thousands of times).
         Overlapping hits of one category share a negation (see ``_share_negation``).
         """
-        if self._signals is None:
-            return []
-        starts = [m.start() for m in self._signals.finditer(text)]
-        if not starts:
-            return []
-        idioms = ([m.span(1) for m in self._idioms.finditer(text)]
-                  if self._idioms is not None else [])
         hits: list[Hit] = []
         counts: dict[int, int] = {}
-        for pos in starts:
-            for entry in chain(self._by_char.get(text[pos], ()), self._anywhere):
-                if counts.get(id(entry), 0) >= _MAX_HITS_PER_ENTRY:
-                    continue
-                m = entry.pattern.regex.match(text, pos)
-                if m is None:
-                    continue
-                start, end = m.span()
-                if any(a < end and start < b for a, b in idioms):
-                    continue
-                negated = entry.negatable and self._negated(entry, text, m)
-                counts[id(entry)] = counts.get(id(entry), 0) + 1
-                hits.append(Hit(entry, start, end, negated))
+        idioms: list[tuple[int, int]] | None = None
+        for entry, m in self._signals.matches(text):
+            if counts.get(id(entry), 0) >= _MAX_HITS_PER_ENTRY:
+                continue
+            if idioms is None:  # only texts with a signal pay for the idiom search
+                idioms = [im.span() for _, im in self._idioms.matches(text)]
+            start, end = m.span()
+            if any(a < end and start < b for a, b in idioms):
+                continue
+            negated = entry.negatable is not False and self._negated(entry, text, m)
+            counts[id(entry)] = counts.get(id(entry), 0) + 1
+            hits.append(Hit(entry, start, end, negated))
         return _share_negation(hits)
 
     def _negated(self, entry: Entry, text: str, m: re.Match[str]) -> bool:
         rules = self._negation[entry.lexicon]
+        if rules.any is None:
+            return False
         start, end = m.span()
+        if entry.negatable is None and rules.any.search(_outside_gaps(m)):
+            return False  # the statement is negative itself: "nowhere to sleep", "n'ai pas mangé"
         if rules.before is not None:
             lo = max(0, start - _WINDOW_CHARS)
             words = reversed(text[lo:start].rsplit("\n", 1)[-1].split())
@@ -145,7 +169,7 @@ class Matcher:
                 joined = before + " " + m.group()
                 if any(c.start() < len(before) for c in rules.before.finditer(joined)):
                     return True
-        if rules.any is not None and any(g and rules.any.search(g) for g in m.groups()):
+        if any(g and rules.any.search(g) for g in m.groups()):
             return True
         if rules.after is not None:
             words = text[end:end + _WINDOW_CHARS].split("\n", 1)[0].split()
@@ -165,16 +189,42 @@ def _window(words: Iterable[str], breaks: frozenset[str], size: int) -> list[str
     return window
 
 
+def _outside_gaps(m: re.Match[str]) -> str:
+    """The matched words without those matched by ``...`` gaps."""
+    parts, pos = [], m.start()
+    for i in range(1, m.re.groups + 1):
+        a, b = m.span(i)
+        if a >= 0:
+            parts.append(m.string[pos:a])
+            pos = b
+    parts.append(m.string[pos:m.end()])
+    return " ".join(parts)
+
+
+def _overlap(a: Hit, b: Hit) -> bool:
+    return a.start < b.end and b.start < a.end and a.entry.category == b.entry.category
+
+
 def _share_negation(hits: list[Hit]) -> list[Hit]:
-    """Several lexicons may match the same words ("suicider" matches en and fr stems); the
-    negation found by one of them (with its own negation words) applies to all."""
-    negated = [(h.start, h.end, h.entry.category) for h in hits if h.negated]
-    if not negated:
+    """Reconcile overlapping hits of one category.
+
+    Several lexicons may match the same words ("suicider" matches en and fr stems): the
+    negation found by one of them, with its own negation words, applies to the others.
+    Then a negated hit overlapping a non-negated hit of the same lexicon is dropped: a
+    longer pattern that includes the negation ("n'ai rien mangé") has asserted it.
+    """
+    if not any(h.negated for h in hits):
         return hits
-    return [
+    shared = [
         Hit(h.entry, h.start, h.end, True)
-        if not h.negated and h.entry.negatable and any(
-            a < h.end and h.start < b and c == h.entry.category for a, b, c in negated)
+        if not h.negated and h.entry.negatable is not False and any(
+            g.negated and g.entry.lexicon != h.entry.lexicon and _overlap(g, h) for g in hits)
         else h
         for h in hits
+    ]
+    return [
+        h for h in shared
+        if not h.negated or not any(
+            not g.negated and g.entry.lexicon == h.entry.lexicon and _overlap(g, h)
+            for g in shared)
     ]

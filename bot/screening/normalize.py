@@ -30,51 +30,58 @@ CLAUSE_BREAK = "\n"
 GLUE_PREFIXES = ("نمی", "می", "بی")
 
 _CLAUSE_CHARS = ".,;:!?…،؛؟۔\n\r\u2028\u2029—–•"
-_APOSTROPHES = "'’‘ʼ`´"
-_VARIANTS = {
-    "ٱ": "ا", "ٲ": "ا", "ٳ": "ا", "ٵ": "ا",
-    "ى": "ی", "ي": "ی", "ې": "ی",
-    "ة": "ه", "ە": "ه", "ۃ": "ه", "ہ": "ه", "ھ": "ه",
-    "ك": "ک", "ڪ": "ک",
-    "œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ı": "i",
-}
+_VARIANTS = (
+    ("ٱ", "ا"), ("ٲ", "ا"), ("ٳ", "ا"), ("ٵ", "ا"),
+    ("ى", "ی"), ("ي", "ی"), ("ې", "ی"),
+    ("ة", "ه"), ("ە", "ه"), ("ۃ", "ه"), ("ہ", "ه"), ("ھ", "ه"),
+    ("ك", "ک"), ("ڪ", "ک"),
+    ("œ", "oe"), ("æ", "ae"), ("ø", "o"), ("ł", "l"), ("đ", "d"), ("ı", "i"),
+)
+_DIGIT_TABLE = {0x0660 + i: str(i) for i in range(10)} | {0x06F0 + i: str(i) for i in range(10)}
 
 
-def _build_table() -> dict[int, str | None]:
-    table: dict[int, str | None] = {}
-    for cp in range(0x10000):  # the Basic Multilingual Plane covers all marks we care about
-        if unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf"):
-            table[cp] = None  # combining marks, harakat, ZWNJ/ZWJ, bidi marks, soft hyphen
-    table[0x0640] = None  # tatweel
-    for i in range(10):
-        table[0x0660 + i] = str(i)  # Arabic-Indic digits
-        table[0x06F0 + i] = str(i)  # Persian digits
-    for ch, repl in _VARIANTS.items():
-        table[ord(ch)] = repl
-    for ch in _CLAUSE_CHARS:
-        table[ord(ch)] = CLAUSE_BREAK
-    for ch in _APOSTROPHES:
-        table[ord(ch)] = " "
-    return table
+def _marks_class() -> str:
+    """A regex class of combining marks (harakat...), format characters (ZWNJ, bidi
+    marks, soft hyphen) and tatweel, as ranges of the Basic Multilingual Plane."""
+    drop = [unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf") for cp in range(0x10000)]
+    drop[0x0640] = True  # tatweel
+    ranges, cp = [], 0
+    while cp < 0x10000:
+        if drop[cp]:
+            end = cp
+            while end + 1 < 0x10000 and drop[end + 1]:
+                end += 1
+            ranges.append(f"\\u{cp:04x}-\\u{end:04x}" if end > cp else f"\\u{cp:04x}")
+            cp = end
+        cp += 1
+    return "[" + "".join(ranges) + "]"
 
 
-_TABLE = _build_table()
-_ASCII_TABLE = {cp: v for cp, v in _TABLE.items() if cp < 128}
-_SEPARATORS = re.compile(r"(?:[^\w\n]|_)+")
+_MARKS = re.compile(_marks_class())
+_CLAUSE = re.compile("[" + re.escape(_CLAUSE_CHARS) + "]")
+_DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
+_SEPARATORS = re.compile(r"[^\w\n]+")
 _BREAKS = re.compile(r" ?\n[\n ]*")
 _GLUE = re.compile(r"(?<![^ \n])(نمی|می|بی) (?=\w)")
-_LONG = re.compile(rf"(\w{{{MAX_TOKEN}}})\w+")
+_LONG = re.compile(rf"(?<!\w)(\w{{{MAX_TOKEN}}})\w+")
 
 
 def fold(text: str) -> str:
     """Character-level folding: case, marks, letter variants, digits; clause marks become
-    newlines and apostrophes spaces. Other symbols (``* { } |``) are left in place, so the
-    lexicon parser can fold a whole pattern before reading its syntax."""
+    newlines. Other symbols (``* { } | _``) are left in place, so the lexicon parser can
+    fold a whole pattern before reading its syntax."""
     text = text.casefold()
-    if text.isascii():
-        return text.translate(_ASCII_TABLE)
-    text = unicodedata.normalize("NFKD", text).replace("и\u0306", "й")
-    return text.translate(_TABLE)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text)
+        if "\u0306" in text:
+            text = text.replace("и\u0306", "й")
+        text = _MARKS.sub("", text)
+        for old, new in _VARIANTS:
+            if old in text:
+                text = text.replace(old, new)
+        if _DIGITS.search(text):
+            text = text.translate(_DIGIT_TABLE)
+    return _CLAUSE.sub(CLAUSE_BREAK, text)
 
 
 def glue(text: str) -> str:
@@ -84,7 +91,7 @@ def glue(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Normalize a message for matching (see the module docstring)."""
-    text = fold(text[:MAX_CHARS])
+    text = fold(text[:MAX_CHARS]).replace("_", " ")
     text = _SEPARATORS.sub(" ", text)
     text = _BREAKS.sub(CLAUSE_BREAK, text).strip(" \n")
     text = _LONG.sub(r"\1", text)

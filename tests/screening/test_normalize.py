@@ -1,0 +1,82 @@
+"""Normalization: one test per variant rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.screening.normalize import MAX_CHARS, MAX_TOKEN, normalize
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("I WANT To Die", "i want to die"),  # case folding
+        ("Straße", "strasse"),  # full case folding
+        ("Je suis désespérée, à bout", "je suis desesperee\na bout"),  # accents, comma = clause
+        ("ÉCOLE Ñandú çà", "ecole nandu ca"),
+        ("cœur", "coeur"),
+        ("Ёлка, всё", "елка\nвсе"),  # ё -> е
+        ("мой йогурт", "мой йогурт"),  # й is kept (not и)
+    ],
+)
+def test_latin_and_cyrillic(raw: str, expected: str) -> None:
+    assert normalize(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("variants", "expected"),
+    [
+        (["أموت", "إموت", "آموت", "ٱموت", "اموت"], "اموت"),  # alef forms
+        (["علي", "على", "علی"], "علی"),  # yeh / alef maksura / Persian yeh
+        (["مدرسة", "مدرسه"], "مدرسه"),  # teh marbuta -> heh
+        (["كتاب", "کتاب"], "کتاب"),  # Arabic / Persian kaf
+        (["مُدَرِّسَةٌ", "مدرسة"], "مدرسه"),  # harakat and shadda removed
+        (["مـــرحـبـا", "مرحبا"], "مرحبا"),  # tatweel removed
+        (["الإسعافُ", "الاسعاف"], "الاسعاف"),
+        (["سؤال", "سوال"], "سوال"),  # hamza on waw
+        (["هٰذا", "هذا"], "هذا"),  # superscript alef removed
+    ],
+)
+def test_arabic_letter_variants(variants: list[str], expected: str) -> None:
+    assert {normalize(v) for v in variants} == {expected}
+
+
+def test_persian_letters_kept() -> None:
+    assert normalize("گچپژ") == "گچپژ"
+
+
+@pytest.mark.parametrize("raw", ["٠١٢٣٤٥٦٧٨٩", "۰۱۲۳۴۵۶۷۸۹", "0123456789"])
+def test_digits(raw: str) -> None:
+    assert normalize(raw) == "0123456789"
+
+
+@pytest.mark.parametrize("raw", ["می‌خواهم", "میخواهم", "می خواهم", "مي خواهم", "مى‌خواهم"])
+def test_zwnj_and_separate_prefix_give_one_word(raw: str) -> None:
+    assert normalize(raw) == "میخواهم"
+
+
+def test_zwnj_inside_word_and_negative_prefix() -> None:
+    assert normalize("نمی‌توانم") == normalize("نمیتوانم") == normalize("نمی توانم")
+    assert normalize("خسته‌ام") == "خستهام"
+    assert normalize("بی خانمان") == normalize("بی‌خانمان") == "بیخانمان"
+
+
+def test_other_invisible_characters_removed() -> None:
+    assert normalize("\u200fhel\u00adlo\u200d \ufeffworld") == "hello world"
+
+
+def test_separators_and_clause_breaks() -> None:
+    assert normalize("don't  self-harm!!  OK?? yes… no؛ لا، نعم") == (
+        "don t self harm\nok\nyes\nno\nلا\nنعم"
+    )
+    assert normalize("  \n\n ") == ""
+    assert normalize("a_b") == "a b"
+
+
+def test_arabizi_digits_are_part_of_words() -> None:
+    assert normalize("Ana TA3BAN, 7ayati") == "ana ta3ban\n7ayati"
+
+
+def test_length_limits() -> None:
+    assert len(normalize("a " * MAX_CHARS)) < MAX_CHARS
+    assert normalize("x" * (MAX_TOKEN + 10)) == "x" * MAX_TOKEN

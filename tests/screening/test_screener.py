@@ -1,0 +1,207 @@
+"""Screening behaviour: negation, idioms, cross-language, check-ins, help requests."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.screening import (
+    MAX_CHARS,
+    NO_SIGNAL,
+    Screener,
+    ScreeningResult,
+    merge,
+    screen_checkin,
+    screen_help_request,
+)
+
+
+def test_result_shape(screener: Screener) -> None:
+    result = screener.screen("I want to kill myself and I have nowhere to sleep", lang="en")
+    assert result == ScreeningResult(
+        "urgent", ("no_shelter", "suicide_self_harm"), languages=("en",)
+    )
+    assert result.flagged
+    assert screener.screen("Hello!") == NO_SIGNAL
+    assert screener.screen("") == NO_SIGNAL
+    with pytest.raises(TypeError):
+        screener.screen(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "severity"),
+    [
+        ("I would never kill myself", "high"),  # urgent -> high
+        ("I am not going to kill myself", "high"),
+        ("I would never hurt myself", "none"),  # high -> none, kept for review
+        ("Je ne vais jamais me suicider", "high"),
+        ("No me voy a suicidar", "high"),
+        ("Я никогда не убью себя", "high"),
+        ("لن أقتل نفسي", "high"),
+        ("ma baddi mout", "high"),  # the cue "ma baddi" runs into the match
+        ("هرگز خودکشی نمی‌کنم", "high"),
+        ("خودکشی نمی‌کنم", "high"),  # Persian: negation on the verb AFTER the signal
+    ],
+)
+def test_negation_lowers_one_level_and_flags_review(
+    screener: Screener, text: str, severity: str
+) -> None:
+    result = screener.screen(text)
+    assert result.severity == severity
+    assert result.negated and result.review
+    assert "suicide_self_harm" in result.categories
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't know why, but I want to die",  # the comma ends the clause
+        "I don't know what to do but I want to die",  # "but" ends the clause
+        "No. I want to kill myself",
+        "not sure how to say this. i'm going to kill myself",
+        "no, no, I really want to kill myself",
+    ],
+)
+def test_negation_scope_is_the_clause(screener: Screener, text: str) -> None:
+    result = screener.screen(text)
+    assert (result.severity, result.negated) == ("urgent", False)
+
+
+def test_negation_too_far_away_does_not_count(screener: Screener) -> None:
+    assert not screener.screen("not one of my friends knows that I want to kill myself").negated
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I have nowhere to sleep tonight",
+        "I have not eaten for two days",
+        "Je n'ai pas mangé depuis deux jours",
+        "No tengo dónde dormir",
+        "Мне негде спать",
+        "ما عندي مكان انام",
+        "امشب جایی برای خوابیدن ندارم",
+    ],
+)
+def test_statements_that_are_negative_themselves_are_not_lowered(
+    screener: Screener, text: str
+) -> None:
+    result = screener.screen(text)
+    assert (result.severity, result.negated) == ("high", False)
+
+
+def test_a_negation_inside_a_gap_counts(screener: Screener) -> None:
+    result = screener.screen("my boss never took my passport")
+    assert result.severity == "none" and result.review
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This heat is killing me",
+        "I'm dying to see my family",
+        "I could kill for a coffee",
+        "je meurs d'envie de te voir",
+        "me muero de risa",
+        "me muero de ganas de verte",
+        "я умираю от скуки",
+        "умираю от смеха",
+        "بموت فيك",
+        "قتلني الحر",
+        "از خنده مردم",
+        "I'm dead tired",
+        "killing time",
+        "my phone is dead",
+    ],
+)
+def test_idioms_do_not_fire(screener: Screener, text: str) -> None:
+    assert screener.screen(text) == NO_SIGNAL
+
+
+def test_idiom_does_not_hide_another_signal(screener: Screener) -> None:
+    result = screener.screen("This heat is killing me and I want to kill myself")
+    assert result.severity == "urgent"
+
+
+def test_every_language_is_screened_whatever_the_users_language(screener: Screener) -> None:
+    for lang in ("en", "ar", None):
+        result = screener.screen("je veux mourir", lang=lang)
+        assert result.severity == "urgent"
+        assert result.languages == ("fr",)
+
+
+def test_mixed_language_message(screener: Screener) -> None:
+    result = screener.screen("Sorry my English, je n'ai nulle part où dormir, بدي موت", lang="en")
+    assert result.severity == "urgent"
+    assert result.categories == ("no_shelter", "suicide_self_harm")
+    assert result.languages == ("ar", "fr")
+
+
+def test_shared_stem_negated_in_its_own_language(screener: Screener) -> None:
+    # "suicider" matches the English stem suicid* too; the French negation applies to both
+    result = screener.screen("Je ne vais jamais me suicider")
+    assert result.severity == "high" and result.negated
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["bade mot", "baddi mout", "7ayati fi 5atar", "ana 5ayfe 3ala 7ayati", "mesh 2ader atnaffas"],
+)
+def test_arabizi(screener: Screener, text: str) -> None:
+    assert screener.screen(text, lang="ar").severity == "urgent"
+
+
+def test_persian_with_and_without_zwnj(screener: Screener) -> None:
+    results = {screener.screen(t) for t in ("می‌خواهم بمیرم", "میخواهم بمیرم", "می خواهم بمیرم")}
+    assert len(results) == 1 and results.pop().severity == "urgent"
+
+
+def test_only_the_first_max_chars_are_screened(screener: Screener) -> None:
+    assert screener.screen("a " * MAX_CHARS + "I want to kill myself") == NO_SIGNAL
+    assert screener.screen("I want to kill myself " + "a " * MAX_CHARS).severity == "urgent"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 50_000,
+        "kill " * 10_000,
+        "kill myself " * 5_000,
+        "passport " * 5_000 + "boss",
+        "2tl" * 10_000 + "ni",
+        "ضرب" * 10_000,
+        ("my boss " * 3 + "took ") * 2_000,
+        "ا " * 20_000,
+    ],
+)
+def test_no_catastrophic_backtracking(screener: Screener, text: str) -> None:
+    start = time.perf_counter()
+    screener.screen(text)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_checkin() -> None:
+    assert screen_checkin(1, []) == ScreeningResult("high", ("severe_distress",))
+    assert screen_checkin(3, ["Safety", "food"]) == ScreeningResult("high", ("threat_to_life",))
+    assert screen_checkin(1, ("safety",)).categories == ("severe_distress", "threat_to_life")
+    assert screen_checkin(2, ["housing"]) == NO_SIGNAL
+    assert screen_checkin(None, []) == NO_SIGNAL
+    assert screen_checkin(None, "safety").severity == "high"  # a lone string is one need
+    for bad in (0, 6, True, 2.5):
+        with pytest.raises(ValueError):
+            screen_checkin(bad, [])  # type: ignore[arg-type]
+
+
+def test_help_request() -> None:
+    assert screen_help_request() == ScreeningResult("urgent", ("help_requested",))
+
+
+def test_merge(screener: Screener) -> None:
+    text = screener.screen("I would never hurt myself")
+    merged = merge(screen_checkin(1, []), text)
+    assert merged == ScreeningResult(
+        "high", ("severe_distress", "suicide_self_harm"), negated=True, review=True,
+        languages=("en",),
+    )
+    assert merge() == NO_SIGNAL
