@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import yaml
 
-from bot.screening.normalize import GLUE_PREFIXES, fold
+from bot.screening.normalize import GLUE_PREFIXES, SPLIT_WORDS, fold
 
 CATEGORIES: tuple[str, ...] = (
     "suicide_self_harm",
@@ -136,8 +136,9 @@ def _literal_regex(phrase: str) -> str:
 
 
 def _glue_words(words: list[str]) -> list[str]:
+    """The word-joining and -splitting rules of ``normalize.glue``, for pattern words."""
     out: list[str] = []
-    for word in words:
+    for word in (part for w in words for part in SPLIT_WORDS.get(w, (w,))):
         if out and out[-1] in GLUE_PREFIXES:
             out[-1] += word
         else:

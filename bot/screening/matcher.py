@@ -1,10 +1,11 @@
 """Find lexicon entries in normalized text, with idiom and negation rules.
 
-All entries of all lexicons are merged into ONE prefix-tree regex that only finds the
-token positions where some entry matches (a fast pass over every message). Only at those
-positions are the candidate entries, indexed by first character, matched one by one.
-Every pattern is built from whole-word pieces, possessive ``\\w*+`` stems and gaps of at
-most a few words, so matching time stays linear in the text length.
+The patterns of all lexicons are merged into one prefix-tree regex (plus one for patterns
+that start with ``*``), which only finds the word starts where some pattern may match: a
+single fast pass over each message. Only at those word starts are the candidate patterns,
+indexed by first character, matched one by one. Patterns are built from whole words,
+possessive ``\\w*+`` stems and gaps of at most a few words, and words are at most
+MAX_TOKEN characters long, so matching time stays linear in the text length.
 """
 
 from __future__ import annotations
@@ -202,6 +203,7 @@ def _outside_gaps(m: re.Match[str]) -> str:
 
 
 def _overlap(a: Hit, b: Hit) -> bool:
+    """Overlapping spans of the same category."""
     return a.start < b.end and b.start < a.end and a.entry.category == b.entry.category
 
 

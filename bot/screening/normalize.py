@@ -10,7 +10,8 @@ newline between clauses. Rules (see docs/screening.md):
 * Arabic-Indic and Persian digits -> ASCII digits;
 * zero-width non-joiner (and other format characters) removed, and the Persian prefixes
   ``می``/``نمی``/``بی`` written as a separate word are joined to the next word, so
-  ``می‌خواهم``, ``میخواهم`` and ``می خواهم`` are all ``میخواهم``;
+  ``می‌خواهم``, ``میخواهم`` and ``می خواهم`` are all ``میخواهم``; an "and" attached to
+  an Arabic negation is split off (``وما`` -> ``و ما``);
 * words are cut to MAX_TOKEN characters;
 * apostrophes, hyphens and other symbols separate words; ``. , ; : ! ? …`` and their
   Arabic forms, dashes and line breaks end a clause.
@@ -28,6 +29,8 @@ MAX_TOKEN = 40
 
 CLAUSE_BREAK = "\n"
 GLUE_PREFIXES = ("نمی", "می", "بی")
+SPLIT_WORDS = {f"و{w}": ("و", w) for w in ("ما", "لا", "مش", "مو", "لم", "لن")}
+"""Arabic negations with an attached "and" (وما, ولا...) are split: "و ما"."""
 
 _CLAUSE_CHARS = ".,;:!?…،؛؟۔\n\r\u2028\u2029—–•"
 _VARIANTS = (
@@ -63,6 +66,7 @@ _DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
 _SEPARATORS = re.compile(r"[^\w\n]+")
 _BREAKS = re.compile(r" ?\n[\n ]*")
 _GLUE = re.compile(r"(?<![^ \n])(نمی|می|بی) (?=\w)")
+_SPLIT = re.compile(r"(?<![^ \n])و(ما|لا|مش|مو|لم|لن)(?![^ \n])")
 _LONG = re.compile(rf"(?<!\w)(\w{{{MAX_TOKEN}}})\w+")
 
 
@@ -85,8 +89,9 @@ def fold(text: str) -> str:
 
 
 def glue(text: str) -> str:
-    """Join a standalone Persian ``می``/``نمی``/``بی`` to the following word."""
-    return _GLUE.sub(r"\1", text)
+    """Join a standalone Persian ``می``/``نمی``/``بی`` to the following word, and split an
+    attached "and" from an Arabic negation (``وما`` -> ``و ما``)."""
+    return _SPLIT.sub(r"و \1", _GLUE.sub(r"\1", text))
 
 
 def normalize(text: str) -> str:
