@@ -107,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="messages a second across all chats (Telegram allows about 30)")
     run.set_defaults(run=_run)
 
+    from bot.cli_casework import add_commands
+
+    add_commands(commands)
+
     i18n = commands.add_parser("i18n-check", help="fail on missing, fuzzy or mismatched "
                                "translations, or a stale messages.pot")
     i18n.set_defaults(run=_i18n_check)

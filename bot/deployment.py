@@ -56,6 +56,7 @@ class Country:
     emergency_contacts: tuple[Contact, ...]
     services: tuple[Service, ...]
     rumours: tuple[Rumour, ...]
+    timezones: tuple[str, ...] = ("UTC",)
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def load_country(path: Path) -> Country:
             Rumour(str(_require(r, "rumour", where)), str(_require(r, "fact", where)))
             for r in data.get("rumours") or ()
         ),
+        timezones=tuple(str(t) for t in data.get("timezones") or ("UTC",)),
     )
 
 

@@ -14,8 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime, format_time, get_timezone_name
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -111,13 +111,37 @@ class Translator:
     def date(self, when_utc: datetime, timezone: str = "UTC", fmt: str = "medium") -> str:
         return format_date(when_utc.astimezone(ZoneInfo(timezone)), format=fmt, locale=self.locale)
 
-    def months(self, count: int) -> str:
-        """"12 months", "12 mois", "12 месяцев": Babel knows each language's plural forms."""
+    def when(self, when_utc: datetime, timezone: str) -> str:
+        """A date and time as people read them: "Tuesday, 1 December 2026, 14:30 (…time)"."""
+        tz = ZoneInfo(timezone)
+        local = when_utc.astimezone(tz)
+        zone_name = get_timezone_name(local, width="long", locale=self.locale)
+        return (f"{format_date(local, 'full', locale=self.locale)}, "
+                f"{format_time(local, 'short', locale=self.locale)} ({zone_name})")
+
+    def _duration(self, count: int, unit: str) -> str:
+        """"14 days", "14 jours", "14 дней": Babel knows each language's plural forms."""
         for length in ("long", "short"):  # CLDR lacks the long form for some languages
-            text = format_unit(count, "duration-month", length=length, locale=self.locale)
+            text = format_unit(count, f"duration-{unit}", length=length, locale=self.locale)
             if "duration" not in text:
                 return text
         return format_decimal(count, locale=self.locale)
+
+    def minutes(self, count: int) -> str:
+        return self._duration(count, "minute")
+
+    def days(self, count: int) -> str:
+        return self._duration(count, "day")
+
+    def language_in_own_words(self, code: str) -> str:
+        """Another language's name in this person's language ("pachto", "пушту")."""
+        try:
+            return Locale.parse(code).get_display_name(self.locale) or code
+        except (ValueError, UnknownLocaleError):
+            return code
+
+    def months(self, count: int) -> str:
+        return self._duration(count, "month")
 
     def number(self, value: float) -> str:
         return format_decimal(value, locale=self.locale)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.cases.model import Case
 from bot.deployment import Deployment
 from bot.engine.dialogs import Dialogs
 from bot.i18n import Catalogs, Translator
@@ -16,9 +17,10 @@ class EngineContext:
     catalogs: Catalogs
     deployment: Deployment
     now: datetime  # UTC, passed in: the engine never reads a clock
+    case: Case | None = None  # the chat's case, as the store has it now
 
-    def at(self, now: datetime) -> EngineContext:
-        return EngineContext(self.dialogs, self.catalogs, self.deployment, now)
+    def at(self, now: datetime, case: Case | None = None) -> EngineContext:
+        return EngineContext(self.dialogs, self.catalogs, self.deployment, now, case)
 
     def translator(self, lang: str | None) -> Translator:
         return self.catalogs.translator(lang or self.deployment.default_language)

@@ -27,6 +27,7 @@ STEP_TYPES: Mapping[str, tuple[str, ...]] = {
     "rumours": ("text", "empty", "next"),
     "contact": ("text", "next"),
     "privacy": ("text", "next", "purposes"),
+    "write_to_caseworker": ("text", "next"),
 }
 GOTO_KEYS = ("next", "on_accept", "on_decline")
 

@@ -44,7 +44,28 @@ class Audit:
 
 @dataclass(frozen=True)
 class ForgetPersonalData:
-    """Counselling consent was withdrawn: remove what was kept to counsel the person."""
+    """Counselling consent was declined or withdrawn: remove what was kept to counsel the
+    person, and unlink the chat from its case (whose worker is told)."""
+
+    case_id: str | None = None
 
 
-Effect = Send | Audit | ForgetPersonalData
+@dataclass(frozen=True)
+class NotifyCaseWorker:
+    """Tell the case's worker something. `details` holds only what that event allows."""
+
+    case_id: str
+    event: str  # joined, consent_declined, session_confirmed, session_declined,
+    #             session_change_requested, message
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnswerSession:
+    case_id: str
+    session_id: str
+    answer: str  # confirmed, change_requested, declined
+    suggestion: str | None = None
+
+
+Effect = Send | Audit | ForgetPersonalData | NotifyCaseWorker | AnswerSession

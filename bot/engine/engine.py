@@ -9,15 +9,36 @@ from dataclasses import dataclass, field
 
 from bot.engine.context import EngineContext
 from bot.engine.dialogs import Step
-from bot.engine.effects import Audit, Effect, ForgetPersonalData, Send
-from bot.engine.inbound import Command, Inbound, Press, StaleButton, Start, Text, Unsupported
+from bot.engine.effects import (
+    AnswerSession,
+    Audit,
+    Effect,
+    ForgetPersonalData,
+    NotifyCaseWorker,
+    Send,
+)
+from bot.engine.inbound import (
+    Command,
+    Inbound,
+    Joined,
+    Press,
+    SessionEvent,
+    StaleButton,
+    Start,
+    Text,
+    Unsupported,
+)
 from bot.engine.input_check import MAX_TEXT_LENGTH, problem_with
 from bot.engine.render import consent_text, privacy_overview, step_message, text_version
+from bot.engine.sessions import ANSWER_CHOICES, session_event_message
 from bot.engine.state import PURPOSES, ConsentAnswer, Conversation
 from bot.i18n import language_name
 
 MAX_CHAINED_STEPS = 20  # guards against a message loop a content author might write
-WAITING_TYPES = frozenset({"menu", "choose_language", "consent", "privacy"})
+WAITING_TYPES = frozenset({"menu", "choose_language", "consent", "privacy",
+                           "write_to_caseworker"})
+SUGGESTING = "session.suggest"  # the position while the returnee writes other times
+CASEWORKER_COMMANDS = frozenset({"cases", "case", "newcase", "schedule", "close"})
 
 
 @dataclass
@@ -98,8 +119,17 @@ class _Turn:
             case StaleButton():
                 self.say("stale_button")
                 self.repeat_current()
+            case SessionEvent():
+                self.effects.append(session_event_message(
+                    inbound.kind, inbound.session, inbound.first, self.state, self.ctx))
 
     def on_start(self, start: Start) -> None:
+        if isinstance(start.invitation, Joined):
+            self.join_case(start.invitation)
+            start = Start(language_hint=start.invitation.language, invitation=start.invitation)
+        elif isinstance(start.invitation, str):
+            self.state.language = self.state.language or self.ctx.deployment.default_language
+            self.say(f"invitation_{start.invitation}")
         hint = (start.language_hint or "").split("-")[0].lower()
         if hint in self.ctx.deployment.languages and (
             start.language_chosen or not self.state.language
@@ -108,11 +138,21 @@ class _Turn:
         if self.state.language is None:
             self.state.language = self.ctx.deployment.default_language
         self.state.return_to = None
-        if "counselling" in self.state.consents:
+        joined = isinstance(start.invitation, Joined)
+        answered = "counselling" in self.state.consents
+        if self.state.has_consent("counselling") or (answered and not joined):
             self.enter(self.ctx.dialogs.start_of("info").key)
             return
         self.enter(self.ctx.dialogs.start_of("onboarding").key,
                    language_chosen=start.language_chosen and hint == self.state.language)
+
+    def join_case(self, joined: Joined) -> None:
+        self.state.case_id = joined.case_id
+        self.state.country = joined.country
+        self.state.timezone = joined.timezone
+        self.state.language = None  # the case's language is preselected, and asked
+        self.effects.append(NotifyCaseWorker(joined.case_id, "joined"))
+        self.effects.append(Audit("case_joined", {"case_id": joined.case_id}))
 
     def on_command(self, command: Command) -> None:
         name = command.name.lower()
@@ -126,6 +166,8 @@ class _Turn:
             self.detour(self.ctx.dialogs.start_of("privacy").key)
         elif name == "menu":
             self.enter(self.ctx.dialogs.start_of("info").key)
+        elif name in CASEWORKER_COMMANDS:
+            self.say("caseworker_only")
         else:
             self.say("unknown_command")
 
@@ -141,14 +183,37 @@ class _Turn:
             self.say(problem, limit=self.ctx.translator(self.state.language).number(
                 MAX_TEXT_LENGTH))
             return
+        if self.state.position == SUGGESTING:
+            self.suggest_times(text)
+            return
         step = self.current_step()
         if step is not None:
             action = self._action_for_label(step, text)
             if action:
                 self.on_press(action)
                 return
+            if step.type == "write_to_caseworker":
+                self.write_to_caseworker(step, text)
+                return
         self.say("not_understood")
         self.repeat_current()
+
+    def write_to_caseworker(self, step: Step, text: str) -> None:
+        """A message for the case worker goes only with counselling consent and a case."""
+        if self.state.case_id is None:
+            self.say("write_no_case")
+        elif not self.state.has_consent("counselling"):
+            self.say("write_needs_consent")
+            consent = self.ctx.dialogs.consent_step("counselling")
+            self.state.return_to = step.next
+            self.state.position = consent.key
+            self.show(consent)
+            return
+        else:
+            self.effects.append(NotifyCaseWorker(self.state.case_id, "message", {"text": text}))
+            self.say("write_sent")
+        assert step.next is not None
+        self.enter(step.next)
 
     def _action_for_label(self, step: Step, text: str) -> str | None:
         wanted = text.strip().casefold()
@@ -161,6 +226,9 @@ class _Turn:
         return None
 
     def on_press(self, action: str) -> None:
+        if action.startswith("session:"):
+            self.on_session_answer(action)
+            return
         step = self.current_step()
         key, _, choice = action.partition(":")
         if step is None or key != step.key:
@@ -172,8 +240,48 @@ class _Turn:
             "choose_language": self.on_language,
             "consent": self.on_consent,
             "privacy": self.on_privacy,
+            "write_to_caseworker": self.on_write_cancel,
         }[step.type]
         handler(step, choice)
+
+    def on_write_cancel(self, step: Step, choice: str) -> None:
+        assert step.next is not None
+        self.enter(step.next)
+
+    def on_session_answer(self, action: str) -> None:
+        _, session_id, choice = action.split(":", 2) if action.count(":") == 2 else ("", "", "")
+        case = self.ctx.case
+        session = case.session(session_id) if case else None
+        if (case is None or session is None or choice not in ANSWER_CHOICES
+                or session.status != "scheduled" or session.starts <= self.ctx.now):
+            self.say("session_unavailable")
+            self.repeat_current()
+            return
+        answer = ANSWER_CHOICES[choice]
+        if answer == "change_requested":
+            self.state.pending_session = session_id
+            if self.state.position != SUGGESTING:
+                self.state.return_to = self.state.position
+            self.state.position = SUGGESTING
+            self.say("session_suggest")
+            return
+        self.effects.append(AnswerSession(case.case_id, session_id, answer))
+        self.effects.append(NotifyCaseWorker(case.case_id, f"session_{answer}",
+                                             {"session_id": session_id}))
+        self.say("session_confirmed" if answer == "confirmed" else "session_declined")
+
+    def suggest_times(self, text: str) -> None:
+        session_id = self.state.pending_session
+        case_id = self.state.case_id
+        self.state.pending_session = None
+        self.state.position = None
+        if session_id and case_id:
+            self.effects.append(AnswerSession(case_id, session_id, "change_requested", text))
+            self.effects.append(NotifyCaseWorker(case_id, "session_change_requested",
+                                                 {"session_id": session_id,
+                                                  "suggestion": text}))
+            self.say("session_suggested")
+        self.finish_detour(self.ctx.dialogs.start_of("info").key)
 
     def on_menu(self, step: Step, choice: str) -> None:
         if not choice.isdigit() or int(choice) >= len(step.options):
@@ -218,8 +326,13 @@ class _Turn:
                                           "version": answer.version}))
 
     def forget_personal_data(self) -> None:
+        case_id = self.state.case_id
         self.state.timezone = None
-        self.effects.append(ForgetPersonalData())
+        self.state.case_id = None
+        self.state.pending_session = None
+        self.effects.append(ForgetPersonalData(case_id))
+        if case_id:
+            self.effects.append(NotifyCaseWorker(case_id, "consent_declined"))
 
     def on_privacy(self, step: Step, choice: str) -> None:
         verb, _, purpose = choice.partition(":")

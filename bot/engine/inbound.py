@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.cases.model import Session
+
 
 @dataclass(frozen=True)
 class Text:
@@ -24,12 +26,39 @@ class Command:
 
 
 @dataclass(frozen=True)
+class Joined:
+    """An invitation that the runtime redeemed: the chat now belongs to this case."""
+
+    case_id: str
+    language: str
+    country: str
+    timezone: str
+
+
+@dataclass(frozen=True)
 class Start:
-    """/start, with an optional deep-link payload and the channel's language hint."""
+    """/start, with an optional deep-link payload and the channel's language hint.
+
+    `invitation` is what the runtime found for the payload: the case joined, or the reason
+    the code cannot be used ("malformed", "unknown", "used", "expired").
+    """
 
     payload: str = ""
     language_hint: str | None = None
     language_chosen: bool = False
+    invitation: Joined | str | None = None
+
+
+@dataclass(frozen=True)
+class SessionEvent:
+    """Something happened to a counselling session: tell the returnee.
+
+    kind: "scheduled", "moved", "cancelled", "reminder_day" or "reminder_hour".
+    """
+
+    kind: str
+    session: Session
+    first: bool = False
 
 
 @dataclass(frozen=True)
@@ -44,7 +73,7 @@ class StaleButton:
     """A button the door could not resolve: forged, replayed, expired or someone else's."""
 
 
-Inbound = Text | Press | Command | Start | Unsupported | StaleButton
+Inbound = Text | Press | Command | Start | Unsupported | StaleButton | SessionEvent
 
 
 def parse_text(text: str, language_hint: str | None = None) -> Inbound:

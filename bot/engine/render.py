@@ -106,6 +106,8 @@ def _buttons(
                  Button(tr(step.get("decline")), f"{key}:no")),)
     if step.type == "privacy":
         return _privacy_buttons(step, state, tr)
+    if step.type == "write_to_caseworker":
+        return ((Button(tr(ctx.dialogs.system["cancel"]), f"{key}:cancel"),),)
     return ()
 
 

@@ -29,6 +29,8 @@ class Conversation:
     consent_log: list[ConsentAnswer] = field(default_factory=list)
     country: str | None = None
     timezone: str | None = None
+    case_id: str | None = None  # the case this chat joined by invitation
+    pending_session: str | None = None  # the session whose change is being suggested
 
     def has_consent(self, purpose: str) -> bool:
         answer = self.consents.get(purpose)

@@ -14,10 +14,12 @@ from typing import TypeVar
 from tinydb import TinyDB
 from tinydb.table import Document
 
+from bot.cases.model import Case
+from bot.cases.registry import CaseError, Registry
 from bot.engine.context import EngineContext
-from bot.engine.effects import Audit, Effect, ForgetPersonalData
+from bot.engine.effects import AnswerSession, Audit, Effect, ForgetPersonalData
 from bot.engine.engine import step
-from bot.engine.inbound import Inbound
+from bot.engine.inbound import Inbound, Joined, Start
 from bot.engine.state import Conversation
 from bot.store.port import Store
 
@@ -54,6 +56,7 @@ class ConversationService:
         self.store = store
         self.context = context
         self.clock = clock
+        self.registry = Registry(store, context.deployment, clock=lambda: self.clock())
 
     def handle(self, chat: str, inbound: Inbound) -> list[Effect]:
         """Step the chat's conversation; returns the effects still to apply outside the store."""
@@ -69,7 +72,12 @@ class ConversationService:
         """
         now = self.clock()
         with self.store.transaction(chat_shard(chat)) as db:
-            outcome = step(load_state(db), resolve(db), self.context.at(now))
+            state = load_state(db)
+            inbound = self._redeem_invitation(resolve(db), chat)
+            case = self.registry.case(state.case_id) if state.case_id else None
+            if isinstance(inbound, Start) and isinstance(inbound.invitation, Joined):
+                case = self.registry.case(inbound.invitation.case_id)
+            outcome = step(state, inbound, self.context.at(now, case))
             save_state(db, outcome.state)
             remaining: list[Effect] = []
             for effect in outcome.effects:
@@ -79,9 +87,28 @@ class ConversationService:
                 elif isinstance(effect, ForgetPersonalData):
                     for name in db.tables() - KEPT_ON_WITHDRAWAL:
                         db.drop_table(name)
+                    if effect.case_id:
+                        self.registry.unlink_chat(effect.case_id, "declined")
+                elif isinstance(effect, AnswerSession):
+                    try:
+                        self.registry.answer_session(effect.case_id, effect.session_id,
+                                                     effect.answer, effect.suggestion)
+                    except CaseError as exc:  # changed by the case worker meanwhile
+                        log.warning("a session answer was not recorded: %s", exc)
                 else:
                     remaining.append(effect)
             return render(db, remaining)
+
+    def _redeem_invitation(self, inbound: Inbound, chat: str) -> Inbound:
+        """/start CODE: the runtime looks the code up; the engine gets what it found."""
+        if not isinstance(inbound, Start) or not inbound.payload:
+            return inbound
+        found = self.registry.redeem(inbound.payload, chat)
+        invitation: Joined | str = (
+            Joined(found.case_id, found.language, found.country, found.timezone)
+            if isinstance(found, Case) else found)
+        return Start(inbound.payload, inbound.language_hint, inbound.language_chosen,
+                     invitation)
 
     def state_of(self, chat: str) -> Conversation:
         with self.store.snapshot(chat_shard(chat)) as db:

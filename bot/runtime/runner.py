@@ -9,9 +9,13 @@ from typing import Any
 
 from bot.app import App
 from bot.channels.door import TelegramDoor, make_door
+from bot.runtime.casework import Casework
+from bot.runtime.desk import DeskService
+from bot.runtime.inbox import Inbox
 from bot.runtime.journal import Journal
 from bot.runtime.outbox import Outbox
 from bot.runtime.ratelimit import Limits
+from bot.runtime.scheduler import Scheduler
 from bot.runtime.telegram import ALLOWED_UPDATES, TelegramGateway
 from bot.runtime.webhook import WebhookServer, new_secret_token
 from bot.store.crypto import ShardCipher
@@ -19,6 +23,7 @@ from bot.store.crypto import ShardCipher
 log = logging.getLogger(__name__)
 
 OFFICIAL_API = "https://api.telegram.org"
+
 WEBHOOK_PATH = "/telegram/webhook"
 
 
@@ -44,6 +49,13 @@ class TelegramRunner:
         self.outbox = Outbox(self.journal, self.door.transport, limits=options.limits,
                              on_blocked=self._on_blocked)
         self.gateway = TelegramGateway(app.conversations, self.outbox, self.door.transport)
+        self.schedule_journal = Journal(app.settings.data_dir / "schedule" / "schedule.journal",
+                                        ShardCipher(app.key))
+        self.scheduler = Scheduler(self.schedule_journal, clock=app.conversations.clock)
+        self.casework = Casework(self.gateway, self.scheduler,
+                                 Inbox(app.settings.data_dir, ShardCipher(app.key)))
+        self.gateway.desk = DeskService(self.casework, lambda: self.username)
+        self._background: list[asyncio.Task[None]] = []
         self.webhook: WebhookServer | None = None
         self.webhook_port: int | None = None
         self.username = ""
@@ -62,10 +74,16 @@ class TelegramRunner:
 
     async def start(self) -> None:
         self.username = await self.door.start()
+        await asyncio.to_thread(self.app.conversations.registry.record_bot_username,
+                                self.username)
         left = self.outbox.load()
         if left:
             log.info("outbox: %d message(s) left from the last run will be sent", left)
         self._outbox_task = asyncio.create_task(self.outbox.run())
+        waiting = self.scheduler.load()
+        log.info("scheduler: %d item(s) waiting", waiting)
+        self._background = [asyncio.create_task(self.scheduler.run()),
+                            asyncio.create_task(self.casework.watch_inbox())]
         await self.gateway.publish_commands()
         if self.options.webhook_url:
             secret = new_secret_token()
@@ -93,6 +111,10 @@ class TelegramRunner:
             await self.webhook.stop()
         else:
             await self.door.stop_polling()
+        self.scheduler.stop()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
         try:
             await self.gateway.wait_idle(timeout=30)
         except TimeoutError:
@@ -102,6 +124,7 @@ class TelegramRunner:
             await self._outbox_task
         await self.door.shutdown()
         self.journal.close()
+        self.schedule_journal.close()
         log.info("stopped; %d message(s) stay queued for the next start", self.outbox.pending)
 
     async def run_until(self, stop: asyncio.Event) -> None:

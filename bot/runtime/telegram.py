@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from tinydb import TinyDB
 
+from bot.cases.model import CaseWorker
 from bot.engine.context import EngineContext
-from bot.engine.effects import Effect, Priority, Send
+from bot.engine.effects import Effect, NotifyCaseWorker, Priority, Send
 from bot.engine.inbound import Inbound, Press, StaleButton, Unsupported, parse_text
+from bot.engine.notices import caseworker_notice
 from bot.i18n import mark_rtl
 from bot.runtime import callback_keys
-from bot.runtime.conversations import ConversationService, chat_shard
+from bot.runtime.conversations import ConversationService, chat_shard, load_state
 from bot.runtime.outbox import Outbox
 from bot.runtime.splitting import split_text
 from bot.runtime.transport import BotCommand, OutMessage, SendError, Transport
@@ -30,6 +33,19 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 DELIVERY_TABLE = "delivery"
 COMMANDS = ("start", "help", "language", "privacy")
+
+
+class DeskRouter(Protocol):
+    def worker(self, telegram_id: int) -> CaseWorker | None: ...
+
+    async def handle(self, update: IncomingUpdate, worker: CaseWorker) -> None: ...
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    chat: str
+    message: OutMessage
+    priority: Priority
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,7 @@ class TelegramGateway:
         self.outbox = outbox
         self.transport = transport
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock, users
+        self.desk: DeskRouter | None = None  # case workers' updates go there
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -128,19 +145,26 @@ class TelegramGateway:
                 if update.chat_type != "private":
                     await self._refuse_group(update)
                     return
-                await asyncio.to_thread(self._step, update)
+                worker = self.desk.worker(update.chat_id) if self.desk else None
+                if self.desk is not None and worker is not None:
+                    await self.desk.handle(update, worker)
+                else:
+                    await asyncio.to_thread(self._step, update)
         except Exception:
             log.exception("update %d (kind %s) could not be handled", update.update_id,
                           update.kind)
         finally:
-            lock, users = self._chat_locks[update.chat_id]
-            if users == 1:
-                del self._chat_locks[update.chat_id]
-            else:
-                self._chat_locks[update.chat_id] = (lock, users - 1)
+            self._release_lock(update.chat_id)
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+
+    def _release_lock(self, chat_id: int) -> None:
+        lock, users = self._chat_locks[chat_id]
+        if users == 1:
+            del self._chat_locks[chat_id]
+        else:
+            self._chat_locks[chat_id] = (lock, users - 1)
 
     async def wait_idle(self, timeout: float | None = None) -> None:
         """Wait for the updates being handled to finish (for a clean stop)."""
@@ -153,17 +177,39 @@ class TelegramGateway:
             log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
 
     def _step(self, update: IncomingUpdate) -> None:
-        chat = chat_key(update.chat_id)
-
         def resolve(db: TinyDB) -> Inbound:
             return self._to_inbound(db, update)
 
-        def render(db: TinyDB, effects: list[Effect]) -> list[tuple[OutMessage, Priority]]:
-            return self._render(db, update.chat_id, effects)
+        self.step(chat_key(update.chat_id), resolve, from_person=True)
+
+    def step(self, chat: str, resolve: Callable[[TinyDB], Inbound],
+             key: str | None = None, *, from_person: bool = False) -> None:
+        """Step a chat's conversation, then queue what it says (blocking: run in a thread).
+
+        `key` makes the step's messages go once even if it runs again (scheduled items).
+        """
+        chat_id = chat_id_of(chat)
+
+        def render(db: TinyDB, effects: list[Effect]) -> list[Outgoing]:
+            return self._render(db, chat_id, effects, from_person)
 
         out = self.conversations.handle_with(chat, resolve, render)
-        for priority in sorted({p for _, p in out}):
-            self.outbox.enqueue(chat, [m for m, p in out if p == priority], priority)
+        groups: dict[tuple[str, Priority], list[OutMessage]] = {}
+        for item in out:
+            groups.setdefault((item.chat, item.priority), []).append(item.message)
+        for (target, priority), messages in sorted(groups.items(), key=lambda g: g[0][1]):
+            group_key = f"{key}:{target}" if key else None
+            self.outbox.enqueue(target, messages, priority, key=group_key)
+
+    async def deliver(self, chat: str, inbound: Inbound, key: str | None = None) -> None:
+        """An event for a returnee (a session notice, a reminder), in the chat's order."""
+        lock, users = self._chat_locks.get(chat_id_of(chat), (asyncio.Lock(), 0))
+        self._chat_locks[chat_id_of(chat)] = (lock, users + 1)
+        try:
+            async with lock:
+                await asyncio.to_thread(self.step, chat, lambda _db: inbound, key)
+        finally:
+            self._release_lock(chat_id_of(chat))
 
     def _to_inbound(self, db: TinyDB, update: IncomingUpdate) -> Inbound:
         if update.kind == "callback":
@@ -173,14 +219,40 @@ class TelegramGateway:
             return parse_text(update.text, update.language_code)
         return Unsupported(update.kind)
 
-    def _render(self, db: TinyDB, chat_id: int,
-                effects: list[Effect]) -> list[tuple[OutMessage, Priority]]:
+    def _render(self, db: TinyDB, chat_id: int, effects: list[Effect],
+                from_person: bool) -> list[Outgoing]:
         now = self._now()
+        delivery = db.table(DELIVERY_TABLE)
+        if from_person:
+            delivery.truncate()  # they wrote again: reachable again
+        reachable = not delivery.all()
+        chat = chat_key(chat_id)
         out = []
         for effect in effects:
-            if isinstance(effect, Send):
-                out += [(m, effect.priority) for m in to_messages(db, chat_id, effect, now)]
+            if isinstance(effect, Send) and not reachable:
+                log.info("a message to an unreachable chat was not queued")
+            elif isinstance(effect, Send):
+                out += [Outgoing(chat, m, effect.priority)
+                        for m in to_messages(db, chat_id, effect, now)]
+            elif isinstance(effect, NotifyCaseWorker):
+                notice = self.caseworker_notice(effect)
+                if notice is not None:
+                    out.append(notice)
         return out
+
+    def caseworker_notice(self, effect: NotifyCaseWorker) -> Outgoing | None:
+        registry = self.conversations.registry
+        case = registry.case(effect.case_id)
+        worker = registry.caseworker(case.caseworker) if case else None
+        if worker is None:
+            log.error("a notice for case %s has no case worker to go to", effect.case_id)
+            return None
+        tr = self.context.translator(worker.language)
+        text = caseworker_notice(effect.event, effect.case_id, effect.details,
+                                 self.context.dialogs.system, tr)
+        message = OutMessage(worker.telegram_id, mark_rtl(text) if tr.rtl else text,
+                             protect=True, rtl=tr.rtl)
+        return Outgoing(chat_key(worker.telegram_id), message, Priority.REPLY)
 
     def _now(self) -> datetime:
         return self.conversations.clock()
@@ -215,11 +287,18 @@ class TelegramGateway:
                 log.error("setMyCommands for %s failed: %s", lang or "default", exc)
 
     def mark_unreachable(self, chat: str) -> None:
-        """The person blocked the bot: nothing more is sent until they write again."""
+        """The person blocked the bot: nothing more is sent until they write again; their
+        case worker is told, once."""
         with self.conversations.store.transaction(chat_shard(chat)) as db:
-            db.table(DELIVERY_TABLE).upsert(
-                {"id": 1, "unreachable_since": datetime.now(UTC).isoformat()},
-                cond=lambda doc: doc.get("id") == 1)
+            delivery = db.table(DELIVERY_TABLE)
+            if delivery.all():
+                return
+            delivery.insert({"unreachable_since": self._now().isoformat()})
+            case_id = load_state(db).case_id
+        if case_id:
+            notice = self.caseworker_notice(NotifyCaseWorker(case_id, "unreachable"))
+            if notice is not None:
+                self.outbox.enqueue(notice.chat, [notice.message], notice.priority)
 
 
 def to_messages(db: TinyDB, chat_id: int, send: Send, now: datetime) -> list[OutMessage]:

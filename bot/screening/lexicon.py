@@ -85,8 +85,9 @@ class Pattern:
 class Entry:
     """One lexicon entry: a pattern with its category and severity.
 
-    ``negatable`` None (the default) means: apply the negation rules unless the matched
-    words themselves contain a negation ("nowhere to sleep"); True/False force it.
+    ``negatable``: None (the default) applies the negation rules unless the matched words
+    themselves contain a negation ("nowhere to sleep"); False never negates; True also
+    counts a negation inside the matched words ("خودمو نمی‌کشم", I won't kill myself).
     """
 
     lexicon: str

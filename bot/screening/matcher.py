@@ -158,8 +158,10 @@ class Matcher:
         if rules.any is None:
             return False
         start, end = m.span()
-        if entry.negatable is None and rules.any.search(_outside_gaps(m)):
-            return False  # the statement is negative itself: "nowhere to sleep", "n'ai pas mangé"
+        if rules.any.search(_outside_gaps(m)):
+            # the statement is negative itself: "nowhere to sleep", "n'ai pas mangé" --
+            # unless the entry says the negation is what it is about: "خودمو نمی‌کشم"
+            return entry.negatable is True
         if rules.before is not None:
             lo = max(0, start - _WINDOW_CHARS)
             words = reversed(text[lo:start].rsplit("\n", 1)[-1].split())

@@ -1,0 +1,1 @@
+"""Cases, case workers, invitations and counselling sessions, kept in the store."""

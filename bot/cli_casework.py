@@ -1,0 +1,183 @@
+"""Administrator and case-worker commands: case workers, cases, invitations, sessions.
+
+They work while the bot runs on the same data folder: the store is safe for several
+processes, and each change that the returnee must hear about is left as a note in the
+bot's inbox, which the running bot reads within a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+from bot.app import build_app
+from bot.cases.registry import CaseError, Registry
+from bot.config import Settings
+from bot.runtime.inbox import Inbox
+from bot.store.crypto import ShardCipher
+
+
+def bot_username(registry: Registry) -> str | None:
+    """The username the running bot recorded, or COUNSEL_BOT_USERNAME."""
+    return registry.bot_username() or os.environ.get("COUNSEL_BOT_USERNAME") or None
+
+
+def _emit(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) -> None:
+    for line in lines:
+        print(line)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+
+
+def _with_registry(action: Callable[[argparse.Namespace, Registry, Inbox], int]
+                   ) -> Callable[[argparse.Namespace, Settings], int]:
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        app = build_app(settings)
+        try:
+            registry = app.conversations.registry
+            inbox = Inbox(settings.data_dir, ShardCipher(app.key))
+            return action(args, registry, inbox)
+        except CaseError as exc:
+            if getattr(args, "json", False):
+                print(json.dumps({"error": str(exc)}, ensure_ascii=False))
+            else:
+                print(f"counsel-bot: {exc}")
+            return 1
+        finally:
+            app.close()
+    return run
+
+
+@_with_registry
+def caseworker_add(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int:
+    worker = registry.add_caseworker(args.telegram_id, args.name, args.role, args.backup,
+                                     args.language)
+    _emit(args, worker.to_dict(), [f"Case worker {worker.telegram_id} registered "
+                                   f"({worker.role})."])
+    return 0
+
+
+def _invite_result(registry: Registry, case_id: str, code: str) -> dict[str, Any]:
+    username = bot_username(registry)
+    link = f"https://t.me/{username}?start={code}" if username else None
+    return {"case_id": case_id, "invite_code": code, "invite_link": link}
+
+
+@_with_registry
+def case_new(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int:
+    case, invitation = registry.open_case(args.caseworker, args.country, args.language,
+                                          args.timezone)
+    result = _invite_result(registry, case.case_id, invitation.code)
+    lines = [f"Case {case.case_id} opened.",
+             f"Invitation (single use, until {invitation.expires:%Y-%m-%d}): "
+             f"{result['invite_link'] or invitation.code}"]
+    if result["invite_link"] is None:
+        lines.append("(Start the bot once, or set COUNSEL_BOT_USERNAME, to get a full link.)")
+    _emit(args, result, lines)
+    return 0
+
+
+@_with_registry
+def case_invite(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int:
+    invitation = registry.reinvite(args.case_id)
+    result = _invite_result(registry, args.case_id, invitation.code)
+    _emit(args, result, [f"New invitation: {result['invite_link'] or invitation.code}"])
+    return 0
+
+
+@_with_registry
+def case_show(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int:
+    case = registry.case(args.case_id)
+    if case is None:
+        raise CaseError(f"no case {args.case_id}")
+    data = case.to_dict()
+    data.pop("chat", None)  # the chat ID is for the bot, not for people
+    lines = [f"Case {case.case_id}: {case.status}; {case.country}, {case.language}, "
+             f"{case.timezone}; case worker {case.caseworker}"]
+    lines += [f"  {s.session_id}: {s.at} UTC, {s.duration} min, {s.status}"
+              f"{', ' + s.answer if s.answer else ''}" for s in case.sessions]
+    _emit(args, data, lines)
+    return 0
+
+
+@_with_registry
+def session_schedule(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> int:
+    _case, session = registry.schedule_session(
+        args.case_id, args.at, place=args.place, online=args.online, duration=args.duration,
+        interpreter=args.interpreter)
+    inbox.post({"type": "session", "kind": "scheduled", "session_id": session.session_id})
+    _emit(args, {"session_id": session.session_id, "at_utc": session.at},
+          [f"Session {session.session_id} scheduled ({session.at} UTC)."])
+    return 0
+
+
+@_with_registry
+def session_move(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> int:
+    _case, session = registry.move_session(args.session_id, args.at)
+    inbox.post({"type": "session", "kind": "moved", "session_id": session.session_id})
+    _emit(args, {"session_id": session.session_id, "at_utc": session.at},
+          [f"Session {session.session_id} moved to {session.at} UTC."])
+    return 0
+
+
+@_with_registry
+def session_cancel(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> int:
+    _case, session = registry.cancel_session(args.session_id)
+    inbox.post({"type": "session", "kind": "cancelled", "session_id": session.session_id})
+    _emit(args, {"session_id": session.session_id, "status": session.status},
+          [f"Session {session.session_id} cancelled."])
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    def with_json(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--json", action="store_true",
+                            help="also print one JSON object on the last line")
+        return parser
+
+    worker = commands.add_parser("caseworker", help="case workers").add_subparsers(
+        dest="what", required=True)
+    add = with_json(worker.add_parser("add", help="register a case worker"))
+    add.add_argument("--name", required=True)
+    add.add_argument("--telegram-id", type=int, required=True)
+    add.add_argument("--role", default="caseworker",
+                     choices=("caseworker", "supervisor", "admin"))
+    add.add_argument("--backup", type=int, help="Telegram ID of the backup for alerts")
+    add.add_argument("--language", help="the language the case worker reads")
+    add.set_defaults(run=caseworker_add)
+
+    case = commands.add_parser("case", help="cases").add_subparsers(dest="what", required=True)
+    new = with_json(case.add_parser("new", help="open a case and get its invitation link"))
+    new.add_argument("--caseworker", type=int, required=True, help="their Telegram ID")
+    new.add_argument("--country", required=True, help="country code, as configured")
+    new.add_argument("--language", required=True)
+    new.add_argument("--timezone", required=True, help="e.g. Africa/Dakar")
+    new.set_defaults(run=case_new)
+    invite = with_json(case.add_parser("invite", help="a new invitation for a case"))
+    invite.add_argument("case_id")
+    invite.set_defaults(run=case_invite)
+    show = with_json(case.add_parser("show", help="a case and its sessions"))
+    show.add_argument("case_id")
+    show.set_defaults(run=case_show)
+
+    session = commands.add_parser("session", help="counselling sessions").add_subparsers(
+        dest="what", required=True)
+    schedule = with_json(session.add_parser("schedule", help="schedule a session"))
+    schedule.add_argument("case_id")
+    schedule.add_argument("--at", required=True, help='"YYYY-MM-DD HH:MM", returnee\'s time')
+    where = schedule.add_mutually_exclusive_group(required=True)
+    where.add_argument("--place")
+    where.add_argument("--online", help="https link")
+    schedule.add_argument("--duration", type=int, default=60, help="minutes")
+    schedule.add_argument("--interpreter", help="language code of the interpreter")
+    schedule.set_defaults(run=session_schedule)
+    move = with_json(session.add_parser("move", help="move a session"))
+    move.add_argument("session_id")
+    move.add_argument("--at", required=True, help='"YYYY-MM-DD HH:MM", returnee\'s time')
+    move.set_defaults(run=session_move)
+    cancel = with_json(session.add_parser("cancel", help="cancel a session"))
+    cancel.add_argument("session_id")
+    cancel.set_defaults(run=session_cancel)

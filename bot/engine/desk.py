@@ -1,0 +1,329 @@
+"""The case worker's desk in Telegram: caseload, case details, new cases, sessions.
+
+Pure like the returnee's engine: the runtime passes the case worker's caseload in, applies
+the commands that come out (open a case, schedule a session), and passes their results
+back in. Each guided flow asks one thing at a time, with buttons where there are choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.cases.ids import CASE_ID
+from bot.cases.localtime import LocalTimeError, parse_local
+from bot.cases.model import Case, CaseWorker
+from bot.engine.context import EngineContext
+from bot.engine.effects import Audit, Button, Send
+from bot.engine.inbound import Command, Inbound, Press, Start, Text
+from bot.engine.input_check import problem_with
+from bot.i18n import Translator, language_name
+
+DURATIONS = (30, 45, 60, 90)
+
+
+@dataclass
+class DeskState:
+    flow: str | None = None  # newcase, schedule
+    step: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> DeskState:
+        return cls(**data) if data else cls()
+
+
+@dataclass(frozen=True)
+class DeskView:
+    worker: CaseWorker
+    cases: tuple[Case, ...]
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    country: str
+    language: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class ScheduleSession:
+    case_id: str
+    at_local: str
+    place: str | None
+    online: str | None
+    duration: int
+    interpreter: str | None
+
+
+@dataclass(frozen=True)
+class CaseOpened:
+    case_id: str
+    link: str
+    days: int
+
+
+@dataclass(frozen=True)
+class SessionBooked:
+    session_id: str
+    at: datetime
+    timezone: str
+
+
+@dataclass(frozen=True)
+class DeskFailed:
+    reason: str  # a system-text name
+
+
+DeskEffect = Send | Audit | OpenCase | ScheduleSession
+DeskInput = Inbound | CaseOpened | SessionBooked | DeskFailed
+
+
+class Desk:
+    def __init__(self, state: DeskState, view: DeskView, ctx: EngineContext) -> None:
+        self.state = DeskState.from_dict(state.to_dict())
+        self.view = view
+        self.ctx = ctx
+        self.tr: Translator = ctx.translator(view.worker.language)
+        self.effects: list[DeskEffect] = []
+
+    def text(self, name: str, **values: object) -> str:
+        return self.tr(self.ctx.dialogs.system[name], **values)
+
+    def say(self, text: str, buttons: tuple[tuple[Button, ...], ...] = (),
+            protect: bool = False) -> None:
+        self.effects.append(Send(text, buttons, rtl=self.tr.rtl, protect=protect))
+
+    def ask(self, step: str, name: str, choices: list[tuple[str, str]], **values: object) -> None:
+        self.state.step = step
+        rows = tuple((Button(label, f"desk:{step}:{value}"),) for label, value in choices)
+        cancel = (Button(self.text("cancel"), f"desk:{step}:cancel"),)
+        self.say(self.text(name, **values), (*rows, cancel))
+
+    def reset(self) -> None:
+        self.state = DeskState()
+
+    # -- input ---------------------------------------------------------------------------
+    def handle(self, inbound: DeskInput) -> None:
+        match inbound:
+            case Start() | Command(name="help"):
+                self.reset()
+                self.say(self.text("cw_welcome"))
+            case Command(name="cases"):
+                self.reset()
+                self.caseload()
+            case Command(name="case"):
+                self.reset()
+                self.case_details(inbound.args.strip().upper())
+            case Command(name="newcase"):
+                self.reset()
+                self.state.flow = "newcase"
+                self.ask("country", "cw_newcase_country",
+                         [(self.tr(c.name), code)
+                          for code, c in sorted(self.ctx.deployment.countries.items())])
+            case Command(name="schedule"):
+                self.reset()
+                self.start_schedule()
+            case Command():
+                self.say(self.text("cw_welcome"))
+            case Press():
+                self.on_press(inbound.action)
+            case Text():
+                self.on_text(inbound.text)
+            case CaseOpened():
+                self.reset()
+                self.say(self.text("cw_newcase_done", case_id=self.tr.ltr(inbound.case_id),
+                                   period=self.tr.days(inbound.days),
+                                   link=self.tr.ltr(inbound.link)),
+                         protect=True)
+            case SessionBooked():
+                self.reset()
+                self.say(self.text("cw_schedule_done", session_id=self.tr.ltr(inbound.session_id),
+                                   when=self.tr.when(inbound.at, inbound.timezone)))
+            case DeskFailed():
+                self.say(self.text(inbound.reason))
+            case _:
+                self.say(self.text("unsupported_kind"))
+
+    def on_text(self, text: str) -> None:
+        problem = problem_with(text)
+        if problem:
+            self.say(self.text(problem, limit=self.tr.number(4000)))
+            return
+        if self.state.flow == "schedule" and self.state.step == "when":
+            self.schedule_when(text.strip())
+        elif self.state.flow == "schedule" and self.state.step == "where":
+            self.schedule_where(text.strip())
+        else:
+            self.say(self.text("cw_welcome"))
+
+    def on_press(self, action: str) -> None:
+        _, step, value = action.split(":", 2) if action.count(":") >= 2 else ("", "", "")
+        if not action.startswith("desk:") or step != self.state.step:
+            self.say(self.text("stale_button"))
+            return
+        if value == "cancel":
+            self.reset()
+            self.say(self.text("cw_cancelled"))
+            return
+        handler = getattr(self, f"on_{self.state.flow}_{step}", None)
+        if handler is None:
+            self.say(self.text("stale_button"))
+            return
+        handler(value)
+
+    # -- caseload ------------------------------------------------------------------------
+    def status(self, case: Case) -> str:
+        return self.text(f"cw_status_{case.status}")
+
+    def next_session(self, case: Case) -> str:
+        upcoming = sorted((s for s in case.sessions
+                           if s.status == "scheduled" and s.starts > self.ctx.now),
+                          key=lambda s: s.starts)
+        if not upcoming:
+            return self.text("cw_none")
+        return self.tr.when(upcoming[0].starts, case.timezone)
+
+    def caseload(self) -> None:
+        if not self.view.cases:
+            self.say(self.text("cw_no_cases"))
+            return
+        lines = [self.text("cw_cases_heading")]
+        for case in self.view.cases:
+            lines.append("• " + self.text(
+                "cw_case_line", case_id=self.tr.ltr(case.case_id), status=self.status(case),
+                next_session=self.next_session(case), last_checkin=self.text("cw_none"),
+                alerts=self.tr.number(0)))
+        self.say("\n".join(lines), protect=True)
+
+    def case_details(self, case_id: str) -> None:
+        if not case_id:
+            self.say(self.text("cw_case_usage"))
+            return
+        case = next((c for c in self.view.cases if c.case_id == case_id), None)
+        if not CASE_ID.match(case_id) or case is None:
+            self.say(self.text("cw_not_found"))  # the same answer whether or not it exists
+            return
+        lines = [self.text("cw_case_details", case_id=self.tr.ltr(case.case_id),
+                           status=self.status(case), country=self.tr(
+                               self.ctx.deployment.country(case.country).name),
+                           language=language_name(case.language), timezone=case.timezone,
+                           opened=self.tr.date(datetime.fromisoformat(case.created_at),
+                                               case.timezone))]
+        if case.sessions:
+            lines.append(self.text("cw_sessions_heading"))
+            for session in case.sessions:
+                status = self.text(f"cw_session_{session.status}")
+                if session.answer and session.status == "scheduled":
+                    status += ", " + self.text(f"cw_answer_{session.answer}")
+                lines.append("• " + self.text(
+                    "cw_session_line", session_id=self.tr.ltr(session.session_id),
+                    when=self.tr.when(session.starts, case.timezone), status=status))
+        self.effects.append(Audit("case_viewed", {"case_id": case.case_id,
+                                                  "by": self.view.worker.telegram_id}))
+        self.say("\n".join(lines), protect=True)
+
+    # -- a new case ----------------------------------------------------------------------
+    def on_newcase_country(self, value: str) -> None:
+        if value not in self.ctx.deployment.countries:
+            self.say(self.text("stale_button"))
+            return
+        self.state.data["country"] = value
+        self.ask("language", "cw_newcase_language",
+                 [(language_name(lang), lang) for lang in self.ctx.deployment.languages])
+
+    def on_newcase_language(self, value: str) -> None:
+        if value not in self.ctx.deployment.languages:
+            self.say(self.text("stale_button"))
+            return
+        self.state.data["language"] = value
+        country = self.ctx.deployment.country(self.state.data["country"])
+        self.ask("timezone", "cw_newcase_timezone", [(tz, tz) for tz in country.timezones])
+
+    def on_newcase_timezone(self, value: str) -> None:
+        country = self.ctx.deployment.country(self.state.data["country"])
+        if value not in country.timezones:
+            self.say(self.text("stale_button"))
+            return
+        self.state.step = "opening"
+        self.effects.append(OpenCase(self.state.data["country"], self.state.data["language"],
+                                     value))
+
+    # -- a session -----------------------------------------------------------------------
+    def start_schedule(self) -> None:
+        cases = [c for c in self.view.cases if c.status in ("invited", "active")]
+        if not cases:
+            self.say(self.text("cw_no_cases"))
+            return
+        self.state.flow = "schedule"
+        self.ask("case", "cw_schedule_case", [(c.case_id, c.case_id) for c in cases])
+
+    def _case(self) -> Case | None:
+        return next((c for c in self.view.cases
+                     if c.case_id == self.state.data.get("case_id")), None)
+
+    def on_schedule_case(self, value: str) -> None:
+        case = next((c for c in self.view.cases if c.case_id == value), None)
+        if case is None:
+            self.say(self.text("stale_button"))
+            return
+        self.state.data["case_id"] = value
+        self.state.step = "when"
+        self.say(self.text("cw_schedule_when", timezone=case.timezone))
+
+    def schedule_when(self, text: str) -> None:
+        case = self._case()
+        if case is None:
+            self.reset()
+            self.say(self.text("cw_not_found"))
+            return
+        try:
+            at = parse_local(text, case.timezone)
+        except LocalTimeError:
+            at = None
+        if at is None or at <= self.ctx.now:
+            self.say(self.text("cw_bad_time"))
+            return
+        self.state.data["at_local"] = text
+        self.state.step = "where"
+        self.say(self.text("cw_schedule_where"))
+
+    def schedule_where(self, text: str) -> None:
+        if text.startswith(("https://", "http://")):
+            self.state.data["online"] = text
+        elif len(text) >= 3 and "://" not in text:
+            self.state.data["place"] = text
+        else:
+            self.say(self.text("cw_bad_place"))
+            return
+        self.ask("duration", "cw_schedule_duration",
+                 [(self.tr.minutes(d), str(d)) for d in DURATIONS])
+
+    def on_schedule_duration(self, value: str) -> None:
+        if not value.isdigit() or int(value) not in DURATIONS:
+            self.say(self.text("stale_button"))
+            return
+        self.state.data["duration"] = int(value)
+        case = self._case()
+        language = case.language if case else "en"
+        self.ask("interpreter", "cw_schedule_interpreter",
+                 [(self.text("cw_no_interpreter"), "none"),
+                  (self.tr.language_in_own_words(language), language)])
+
+    def on_schedule_interpreter(self, value: str) -> None:
+        data = self.state.data
+        self.state.step = "booking"
+        self.effects.append(ScheduleSession(
+            data["case_id"], data["at_local"], data.get("place"), data.get("online"),
+            data["duration"], None if value == "none" else value))
+
+
+def desk_step(state: DeskState, inbound: DeskInput, view: DeskView,
+              ctx: EngineContext) -> tuple[DeskState, list[DeskEffect]]:
+    desk = Desk(state, view, ctx)
+    desk.handle(inbound)
+    return desk.state, desk.effects

@@ -1,0 +1,121 @@
+"""The case worker's desk at work: their updates go through `desk_step` instead of the
+returnee's engine, and the cases and sessions it asks for are opened and booked here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from tinydb import TinyDB
+from tinydb.table import Document
+
+from bot.cases.model import CaseWorker
+from bot.cases.registry import INVITE_LIFETIME, CaseError
+from bot.engine.desk import (
+    CaseOpened,
+    DeskFailed,
+    DeskInput,
+    DeskState,
+    DeskView,
+    OpenCase,
+    ScheduleSession,
+    SessionBooked,
+    desk_step,
+)
+from bot.engine.effects import Audit, Send
+from bot.engine.inbound import Press, StaleButton, Unsupported, parse_text
+from bot.runtime import callback_keys
+from bot.runtime.casework import Casework
+from bot.runtime.conversations import EVENTS_TABLE, chat_shard
+from bot.runtime.telegram import IncomingUpdate, Outgoing, chat_key, to_messages
+
+log = logging.getLogger(__name__)
+
+DESK_TABLE = "desk"
+WORKER_CACHE_SECONDS = 5.0  # a case worker added from the command line counts within this
+
+
+class DeskService:
+    def __init__(self, casework: Casework, username: Callable[[], str]) -> None:
+        self.casework = casework
+        self.gateway = casework.gateway
+        self.registry = casework.registry
+        self.username = username
+        self._workers: dict[int, CaseWorker] = {}
+        self._workers_read = 0.0
+
+    def worker(self, telegram_id: int) -> CaseWorker | None:
+        """Whether this sender is a registered case worker (re-read every few seconds)."""
+        if time.monotonic() - self._workers_read > WORKER_CACHE_SECONDS:
+            self._workers = {w.telegram_id: w for w in self.registry.caseworkers()}
+            self._workers_read = time.monotonic()
+        return self._workers.get(telegram_id)
+
+    async def handle(self, update: IncomingUpdate, worker: CaseWorker) -> None:
+        booked = await asyncio.to_thread(self._step, update, worker)
+        for session_id in booked:
+            await self.casework.session_changed(session_id, "scheduled")
+
+    def _step(self, update: IncomingUpdate, worker: CaseWorker) -> list[str]:
+        chat = chat_key(update.chat_id)
+        conversations = self.gateway.conversations
+        now = conversations.clock()
+        outgoing: list[Outgoing] = []
+        booked: list[str] = []
+        with conversations.store.transaction(chat_shard(chat)) as db:
+            table = db.table(DESK_TABLE)
+            state = DeskState.from_dict(table.get(doc_id=1))  # type: ignore[arg-type]
+            inbound: DeskInput | None = self._to_inbound(db, update, now)
+            for _ in range(3):  # a command's result goes back in once
+                if inbound is None:
+                    break
+                view = DeskView(worker, tuple(self.registry.caseload(worker.telegram_id)))
+                state, effects = desk_step(state, inbound, view, conversations.context.at(now))
+                inbound = None
+                for effect in effects:
+                    if isinstance(effect, Send):
+                        outgoing += [Outgoing(chat, m, effect.priority)
+                                     for m in to_messages(db, update.chat_id, effect, now)]
+                    elif isinstance(effect, Audit):
+                        db.table(EVENTS_TABLE).insert({"at": now.isoformat(),
+                                                       "event": effect.event, **effect.details})
+                    elif isinstance(effect, OpenCase):
+                        inbound = self._open_case(worker, effect)
+                    elif isinstance(effect, ScheduleSession):
+                        inbound = self._schedule(effect)
+                        if isinstance(inbound, SessionBooked):
+                            booked.append(inbound.session_id)
+            table.upsert(Document(state.to_dict(), doc_id=1))
+        for item in outgoing:
+            self.gateway.outbox.enqueue(item.chat, [item.message], item.priority)
+        return booked
+
+    def _to_inbound(self, db: TinyDB, update: IncomingUpdate, now: object) -> DeskInput:
+        if update.kind == "callback":
+            action = callback_keys.resolve(db, update.callback_data, now)  # type: ignore[arg-type]
+            return Press(action) if action else StaleButton()
+        if update.kind == "text":
+            return parse_text(update.text, update.language_code)
+        return Unsupported(update.kind)
+
+    def _open_case(self, worker: CaseWorker, effect: OpenCase) -> DeskInput:
+        try:
+            case, invitation = self.registry.open_case(worker.telegram_id, effect.country,
+                                                       effect.language, effect.timezone)
+        except CaseError as exc:
+            log.warning("desk: a case could not be opened: %s", exc)
+            return DeskFailed("cw_cancelled")
+        return CaseOpened(case.case_id, invitation.link(self.username()),
+                          INVITE_LIFETIME.days)
+
+    def _schedule(self, effect: ScheduleSession) -> DeskInput:
+        try:
+            case, session = self.registry.schedule_session(
+                effect.case_id, effect.at_local, place=effect.place, online=effect.online,
+                duration=effect.duration, interpreter=effect.interpreter)
+        except CaseError as exc:
+            log.warning("desk: a session could not be scheduled: %s", exc)
+            return DeskFailed("cw_bad_time")
+        return SessionBooked(session.session_id, session.starts, case.timezone)
