@@ -116,8 +116,10 @@ class Translator:
         tz = ZoneInfo(timezone)
         local = when_utc.astimezone(tz)
         zone_name = get_timezone_name(local, width="long", locale=self.locale)
-        return (f"{format_date(local, 'full', locale=self.locale)}, "
-                f"{format_time(local, 'short', locale=self.locale)} ({zone_name})")
+        pattern = str(self.locale.datetime_formats["long"])  # "{1}, {0}", "{1} في {0}" ...
+        joined = pattern.replace("{1}", format_date(local, "full", locale=self.locale)).replace(
+            "{0}", format_time(local, "short", locale=self.locale))
+        return f"{joined} ({zone_name})"
 
     def _duration(self, count: int, unit: str) -> str:
         """"14 days", "14 jours", "14 дней": Babel knows each language's plural forms."""

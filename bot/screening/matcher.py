@@ -19,6 +19,7 @@ from bot.screening.lexicon import Entry, Lexicon, Pattern, cue_regex
 
 _WINDOW_CHARS = 400  # look this far (at most) around a match for negation cues
 _MAX_HITS_PER_ENTRY = 8
+_KEY = 3  # candidate patterns are indexed by (up to) the first 3 letters of their prefix
 T = TypeVar("T")
 
 
@@ -75,7 +76,7 @@ class _Index(Generic[T]):
     One prefix-tree regex finds the word starts where a pattern with a literal beginning
     may match; a second one finds the letters that follow a leading ``*`` (``*ضربنی``)
     anywhere in a word. Only at those word starts are the candidate patterns, indexed by
-    first character, matched one by one.
+    their first letters, matched one by one.
     """
 
     def __init__(self, items: Sequence[tuple[Pattern, T]]) -> None:
@@ -84,11 +85,11 @@ class _Index(Generic[T]):
         self._starts = (re.compile(r"(?<![^ \n])(?=" + trie_regex(anchored) + ")")
                         if anchored else None)
         self._infixes = re.compile(trie_regex(infixes)) if infixes else None
-        by_char: dict[str, list[tuple[Pattern, T]]] = {}
+        by_key: dict[str, list[tuple[Pattern, T]]] = {}
         for pattern, item in items:
-            for ch in dict.fromkeys(prefix[0] for prefix, _ in pattern.heads if prefix):
-                by_char.setdefault(ch, []).append((pattern, item))
-        self._by_char = {ch: tuple(v) for ch, v in by_char.items()}
+            for key in dict.fromkeys(prefix[:_KEY] for prefix, _ in pattern.heads if prefix):
+                by_key.setdefault(key, []).append((pattern, item))
+        self._by_key = {key: tuple(v) for key, v in by_key.items()}
         self._loose = tuple((p, i) for p, i in items if p.infixes)
 
     def matches(self, text: str) -> Iterator[tuple[T, re.Match[str]]]:
@@ -102,7 +103,8 @@ class _Index(Generic[T]):
         for pos in sorted(starts | loose):
             candidates: tuple[tuple[Pattern, T], ...] = ()
             if pos in starts:
-                candidates = self._by_char.get(text[pos], ())
+                for n in range(1, _KEY + 1):
+                    candidates += self._by_key.get(text[pos:pos + n], ())
             if pos in loose:
                 candidates += self._loose
             seen: set[int] = set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -66,10 +67,26 @@ def button_data(record: dict[str, Any], label: str) -> str:
     raise AssertionError(f"no button {label!r} in {record.get('reply_markup')}")
 
 
+class SimClock:
+    """A clock the test moves by hand: the bot, its store and its scheduler all read it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
 async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
-                    limits: Limits = FAST_LIMITS, request_timeout: float = 15.0) -> LiveBot:
+                    limits: Limits = FAST_LIMITS, request_timeout: float = 15.0,
+                    clock: SimClock | None = None) -> LiveBot:
     settings = Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
     app = build_app(settings)
+    if clock is not None:
+        app.conversations.clock = clock
     options = RunOptions(framework=framework, token=api.token, api_url=api.root,
                          webhook_url="https://bot.example.org" if mode == "webhook" else None,
                          listen=("127.0.0.1", 0), limits=limits,
