@@ -61,6 +61,11 @@ def test_zwnj_inside_word_and_negative_prefix() -> None:
     assert normalize("بی خانمان") == normalize("بی‌خانمان") == "بیخانمان"
 
 
+def test_arabic_and_attached_to_a_negation_is_split() -> None:
+    assert normalize("وما عم يتجاوب") == "و ما عم یتجاوب"
+    assert normalize("وماذا") == "وماذا"
+
+
 def test_other_invisible_characters_removed() -> None:
     assert normalize("\u200fhel\u00adlo\u200d \ufeffworld") == "hello world"
 

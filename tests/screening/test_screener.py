@@ -42,6 +42,9 @@ def test_result_shape(screener: Screener) -> None:
         ("ma baddi mout", "high"),  # the cue "ma baddi" runs into the match
         ("هرگز خودکشی نمی‌کنم", "high"),
         ("خودکشی نمی‌کنم", "high"),  # Persian: negation on the verb AFTER the signal
+        ("خودمو نمی‌کشم", "high"),  # negatable: true, the negation is inside the pattern
+        ("هیچوقت به خودم آسیب نمی‌زنم", "none"),
+        ("je ne me ferai jamais de mal", "none"),  # the negation is in a ... gap
     ],
 )
 def test_negation_lowers_one_level_and_flags_review(
