@@ -58,22 +58,25 @@ class Journal:
 
     def replay(self) -> list[dict[str, Any]]:
         """Every complete record, in order; a torn tail is cut off."""
+        return list(self.records())
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Like `replay`, one record at a time (a large log is never held decoded whole)."""
         with open(self.path, "rb") as fh:
             data = fh.read()
-        records: list[dict[str, Any]] = []
         good_end = 0
         for end, blob in self._frames(data):
             try:
-                records.append(json.loads(self._cipher.decrypt(blob, self._aad)))
+                record = json.loads(self._cipher.decrypt(blob, self._aad))
             except DecryptionFailed:  # damage, or another key: destroy nothing
                 raise JournalError(f"{self.path.name}: a record fails authentication "
                                    "(wrong key or damage); the file is left as it is") from None
             good_end = end
+            yield record
         if good_end < len(data):
             log.warning("journal %s: cut a torn tail of %d bytes left by a crash",
                         self.path.name, len(data) - good_end)
             os.truncate(self.path, good_end)
-        return records
 
     def _encode(self, records: Iterable[dict[str, Any]]) -> bytes:
         parts = []

@@ -30,7 +30,7 @@ from bot.runtime.journal import Journal
 log = logging.getLogger(__name__)
 
 
-@dataclass(order=True)
+@dataclass(order=True, slots=True)
 class Item:
     due: datetime
     id: str = field(compare=True)
@@ -77,20 +77,25 @@ class Scheduler:
 
     # -- persistence ---------------------------------------------------------------------
     def load(self) -> int:
-        """Replay the journal; returns how many items are still to come."""
-        items: dict[str, dict[str, Any]] = {}
-        for record in self.journal.replay():
-            if record["op"] == "add":
-                items[record["id"]] = record
-            else:
-                items.pop(record["id"], None)
-        self.journal.rewrite(items.values())
+        """Replay the journal; returns how many items are still to come.
+
+        The journal is compacted here only when finished records outnumber live ones, so a
+        start-up with a large schedule reads it once and writes nothing.
+        """
+        finished = 0
         with self._lock:
-            for record in items.values():
-                self._index(Item.from_record(record))
+            for record in self.journal.records():
+                if record["op"] == "add":
+                    self._index(Item.from_record(record))
+                else:
+                    self._forget(record["id"])
+                    finished += 1
             self._heap = list(self._items.values())
             heapq.heapify(self._heap)
-        return len(items)
+            self._finished_since_compaction = 0
+            if finished > len(self._items):
+                self.journal.rewrite(i.record() for i in self._items.values())
+        return len(self._items)
 
     def add(self, kind: str, due: datetime, data: dict[str, Any] | None = None, *,
             tags: tuple[str, ...] = (), expires: datetime | None = None) -> str:
