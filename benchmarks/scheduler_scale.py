@@ -13,17 +13,14 @@ import asyncio
 import os
 import resource
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bot.runtime.journal import Journal  # noqa: E402
-from bot.runtime.scheduler import Item, Scheduler  # noqa: E402
-from bot.store.crypto import ShardCipher  # noqa: E402
+from bot.runtime.journal import Journal
+from bot.runtime.scheduler import Item, Scheduler
+from bot.store.crypto import ShardCipher
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 ROWS_PER_CASE = 5

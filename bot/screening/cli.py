@@ -58,12 +58,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--locales", type=Path, default=DEFAULT_LOCALES_DIR)
     parser.add_argument("--languages", default=",".join(SUPPORTED_LANGUAGES))
+    parser.add_argument("--explain", metavar="TEXT",
+                        help="print which lexicon entries match TEXT, and exit")
     args = parser.parse_args(argv)
     try:
         screener = Screener.from_locales(args.locales, args.languages.split(","))
     except LexiconError as exc:
         print(f"screen: {exc}", file=sys.stderr)
         return 2
+    if args.explain is not None:
+        print(json.dumps(screener.screen(args.explain).to_dict(), ensure_ascii=False))
+        for line in screener.explain(args.explain):
+            print(line)
+        return 0
     return run_screen(sys.stdin, sys.stdout, screener)
 
 

@@ -282,8 +282,9 @@ def _parse_groups(value: object, where: str) -> dict[str, tuple[str, ...]]:
 
 
 def _parse_entry(
-    raw: object, category: str, groups: Mapping[str, tuple[str, ...]], where: str
-) -> list[tuple[str, Severity, Pattern, bool | None]]:
+    raw: object, groups: Mapping[str, tuple[str, ...]], where: str
+) -> list[tuple[Severity, Pattern, bool | None, str]]:
+    """One YAML entry -> (severity, pattern, negatable, location) per pattern."""
     if not isinstance(raw, dict):
         raise LexiconError(f"{where}: an entry is a mapping with 'pattern' and 'severity'")
     unknown = set(raw) - _ENTRY_KEYS
@@ -303,7 +304,7 @@ def _parse_entry(
     compiled = []
     for i, source in enumerate(sources):
         here = f"{where}.patterns[{i}]" if "patterns" in raw else where
-        compiled.append((category, severity, compile_pattern(source, groups, here), negatable))
+        compiled.append((severity, compile_pattern(source, groups, here), negatable, here))
     return compiled
 
 
@@ -347,9 +348,9 @@ def _parse_section(data: Mapping[str, Any], lexicon_id: str, language: str, path
             )
         for i, raw in enumerate(_as_list(items, f"{where}categories.{category}")):
             here = f"{where}categories.{category}[{i}]"
-            for cat, severity, pattern, negatable in _parse_entry(raw, category, groups, here):
-                entries.append(Entry(lexicon_id, language, cat, severity, pattern, negatable,
-                                     f"{here} ({pattern.source!r})"))
+            for severity, pattern, negatable, where_ in _parse_entry(raw, groups, here):
+                entries.append(Entry(lexicon_id, language, category, severity, pattern,
+                                     negatable, f"{where_} ({pattern.source!r})"))
     if not entries:
         raise LexiconError(f"{where}categories: no entries")
     return Lexicon(lexicon_id, language, path, tuple(entries), patterns("idioms"), negations,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.screening.lexicon import Lexicon, LexiconError, load_lexicon
-from bot.screening.matcher import Matcher
+from bot.screening.matcher import Hit, Matcher
 from bot.screening.normalize import normalize
 
 SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "ar", "fa", "es", "ru")
@@ -100,9 +100,7 @@ class Screener:
         languages; it is accepted so callers can pass it and for future tuning.
         Only the first MAX_CHARS characters are screened.
         """
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a string, not {type(text).__name__}")
-        hits = self._matcher.find(normalize(text))
+        hits = self._hits(text)
         if not hits:
             return NO_SIGNAL
         best = 0
@@ -119,6 +117,20 @@ class Screener:
             languages.add(hit.entry.language)
         return ScreeningResult(_LEVELS[best], tuple(sorted(categories)), negated=negated,
                                review=negated, languages=tuple(sorted(languages)))
+
+    def explain(self, text: str) -> list[str]:
+        """Which lexicon entries matched, and where they are defined (for content authors)."""
+        norm = normalize(text)
+        return [
+            f"{h.entry.severity}{' (negated)' if h.negated else ''} {h.entry.category}: "
+            f"{norm[h.start:h.end]!r} <- {h.entry.where}"
+            for h in self._matcher.find(norm)
+        ]
+
+    def _hits(self, text: str) -> list[Hit]:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, not {type(text).__name__}")
+        return self._matcher.find(normalize(text))
 
 
 @lru_cache(maxsize=1)

@@ -45,6 +45,14 @@ def test_bad_lines_give_an_error_and_screening_continues(screener: Screener) -> 
     assert out[4]["severity"] == "high"
 
 
+def test_explain_names_the_lexicon_entry(screener: Screener, capsys) -> None:
+    [line] = screener.explain("I would never kill myself")
+    assert line.startswith("urgent (negated) suicide_self_harm: 'kill myself' <- ")
+    assert "locales/en/distress.yaml: categories.suicide_self_harm[0].patterns[" in line
+    assert main(["--explain", "je veux mourir"]) == 0
+    assert "fr/distress.yaml" in capsys.readouterr().out
+
+
 def test_main_reports_a_bad_lexicon(tmp_path, capsys) -> None:
     (tmp_path / "en").mkdir()
     (tmp_path / "en" / "distress.yaml").write_text("categories: [", encoding="utf-8")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.screening import SUPPORTED_LANGUAGES, Screener
+from bot.screening import CATEGORIES, SUPPORTED_LANGUAGES, Screener
 
 TESTSET = Path(__file__).parent / "testset"
 SIGNAL = {"urgent", "high"}
@@ -79,6 +79,7 @@ def test_testset_shape() -> None:
             assert set(case) <= {"text", "expected", "category", "note", "negated"}, case
             assert case["expected"] in ("urgent", "high", "none"), case
             assert isinstance(case["text"], str) and case["text"].strip(), case
+            assert case.get("category", CATEGORIES[0]) in CATEGORIES, case
         share = Counter(c["expected"] for c in cases)
         assert 0.2 <= share["urgent"] / len(cases) <= 0.35, lang
         assert 0.2 <= share["high"] / len(cases) <= 0.35, lang
