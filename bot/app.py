@@ -5,23 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.audit import AuditLog
 from bot.config import Settings
 from bot.deployment import load_deployment
 from bot.engine.context import EngineContext
 from bot.engine.dialogs import load_dialogs
 from bot.i18n import Catalogs
 from bot.runtime.conversations import ConversationService
+from bot.screening.screener import SUPPORTED_LANGUAGES as SCREENING_LANGUAGES
+from bot.screening.screener import Screener
 from bot.store import TinyDBStore, load_or_create_key
+from bot.store.crypto import ShardCipher
 from bot.store.keys import describe_key_lookup
 from bot.store.port import Store
 
 
-def load_context(settings: Settings) -> EngineContext:
-    """Content, catalogues and configuration; refuses broken flows and missing translations."""
+def load_context(settings: Settings, *, screening: bool = True) -> EngineContext:
+    """Content, catalogues and configuration; refuses broken flows and missing translations.
+
+    Screening lexicons of every supported language are loaded too (people mix languages);
+    commands that never read a returnee's message skip them.
+    """
     deployment = load_deployment(settings.config_path)
     catalogs = Catalogs.load(settings.locales_dir, deployment.languages)
     dialogs = load_dialogs(settings.dialogs_dir, catalogs)
-    return EngineContext(dialogs, catalogs, deployment, now=datetime.now(UTC))
+    screener = (Screener.from_locales(settings.locales_dir, SCREENING_LANGUAGES)
+                if screening else None)
+    return EngineContext(dialogs, catalogs, deployment, now=datetime.now(UTC),
+                         screener=screener)
 
 
 @dataclass
@@ -31,13 +42,16 @@ class App:
     store: Store
     conversations: ConversationService
     key: bytes
+    audit: AuditLog
 
     def close(self) -> None:
         self.store.close()
 
 
-def build_app(settings: Settings) -> App:
-    context = load_context(settings)
+def build_app(settings: Settings, *, screening: bool = True) -> App:
+    context = load_context(settings, screening=screening)
     key = load_or_create_key(settings.data_dir)
     store = TinyDBStore(settings.data_dir, key, key_source=describe_key_lookup())
-    return App(settings, context, store, ConversationService(store, context), key)
+    audit = AuditLog(settings.data_dir, ShardCipher(key))
+    return App(settings, context, store, ConversationService(store, context, audit=audit), key,
+               audit)

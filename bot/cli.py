@@ -87,6 +87,26 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _screen(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.screening.cli import run_screen
+    from bot.screening.screener import SUPPORTED_LANGUAGES as LEXICONS
+    from bot.screening.screener import Screener
+
+    return run_screen(sys.stdin, sys.stdout, Screener.from_locales(settings.locales_dir,
+                                                                   LEXICONS))
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.audit import AuditLog, run_verify
+    from bot.store import TinyDBStore, load_or_create_key
+    from bot.store.crypto import ShardCipher
+
+    key = load_or_create_key(settings.data_dir)
+    TinyDBStore(settings.data_dir, key).close()  # proves the key before reading anything
+    return run_verify(AuditLog(settings.data_dir, ShardCipher(key)), sys.stdout,
+                      anchor=args.anchor)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="counsel-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -110,6 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_casework import add_commands
 
     add_commands(commands)
+
+    screen = commands.add_parser(
+        "screen", help='screen JSON lines {"lang": ..., "text": ...} from standard input')
+    screen.set_defaults(run=_screen)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="what", required=True)
+    verify = audit.add_parser("verify", help="report the first altered or removed entry")
+    verify.add_argument("--anchor", help='a "seq:hash" printed by an earlier verify')
+    verify.set_defaults(run=_audit_verify)
 
     i18n = commands.add_parser("i18n-check", help="fail on missing, fuzzy or mismatched "
                                "translations, or a stale messages.pot")

@@ -11,9 +11,11 @@ import argparse
 import json
 import os
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from bot.app import build_app
+from bot.cases.followup import FollowUp
 from bot.cases.registry import CaseError, Registry
 from bot.config import Settings
 from bot.runtime.inbox import Inbox
@@ -35,7 +37,7 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) ->
 def _with_registry(action: Callable[[argparse.Namespace, Registry, Inbox], int]
                    ) -> Callable[[argparse.Namespace, Settings], int]:
     def run(args: argparse.Namespace, settings: Settings) -> int:
-        app = build_app(settings)
+        app = build_app(settings, screening=False)
         try:
             registry = app.conversations.registry
             inbox = Inbox(settings.data_dir, ShardCipher(app.key))
@@ -99,7 +101,43 @@ def case_show(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> in
              f"{case.timezone}; case worker {case.caseworker}"]
     lines += [f"  {s.session_id}: {s.at} UTC, {s.duration} min, {s.status}"
               f"{', ' + s.answer if s.answer else ''}" for s in case.sessions]
+    if case.checkins:
+        lines.append("Check-ins:")
+        for c in case.checkins[-10:]:
+            comment = f"; comment: {c['comment']}" if c["comment"] else ""
+            lines.append(f"  {c['at'][:16]} UTC: wellbeing {c['wellbeing']}/5; needs: "
+                         f"{', '.join(c['needs']) or 'none'}{comment}")
+    if case.alerts:
+        lines.append("Alerts:")
+        lines += [f"  {a['alert_id']} {a['at'][:16]} UTC: {a['severity']}, "
+                  f"{', '.join(a['categories'])}; {a['status']}" for a in case.alerts]
+    for alert in data["alerts"]:
+        alert.pop("text", None)  # the returnee's words stay behind "Show details"
     _emit(args, data, lines)
+    return 0
+
+
+@_with_registry
+def case_checkins(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> int:
+    days = None
+    if args.days:
+        try:
+            days = [int(d) for d in args.days.split(",")]
+        except ValueError:
+            raise CaseError("--days takes numbers of days after arrival, like 3,7,14,30") from None
+    arrival = None
+    if args.arrival:
+        try:
+            arrival = date.fromisoformat(args.arrival)
+        except ValueError:
+            raise CaseError("--arrival takes a date like 2026-12-01") from None
+    case = FollowUp(registry).set_plan(args.case_id, arrival, days, args.monthly)
+    inbox.post({"type": "checkins", "case_id": case.case_id})
+    result = {"case_id": case.case_id, "arrival": case.arrival, "days": case.checkin_plan,
+              "monthly": case.checkin_monthly}
+    monthly = "as deployed" if case.checkin_monthly is None else case.checkin_monthly
+    _emit(args, result, [f"Check-ins for {case.case_id}: arrival {case.arrival or 'not set'}, "
+                         f"days {case.checkin_plan or 'as deployed'}, monthly {monthly}"])
     return 0
 
 
@@ -162,6 +200,14 @@ def add_commands(commands: Any) -> None:
     show = with_json(case.add_parser("show", help="a case and its sessions"))
     show.add_argument("case_id")
     show.set_defaults(run=case_show)
+
+    checkins = with_json(case.add_parser("checkins", help="a case's check-in plan"))
+    checkins.add_argument("case_id")
+    checkins.add_argument("--arrival", help="date of arrival, YYYY-MM-DD")
+    checkins.add_argument("--days", help="days after arrival, like 3,7,14,30")
+    checkins.add_argument("--monthly", action=argparse.BooleanOptionalAction, default=None,
+                          help="then monthly until closure")
+    checkins.set_defaults(run=case_checkins)
 
     session = commands.add_parser("session", help="counselling sessions").add_subparsers(
         dest="what", required=True)

@@ -70,6 +70,13 @@ class Deployment:
     vital_interest_alerts: bool
     countries: dict[str, Country]
     quiet_hours: tuple[int, int] = (21, 8)
+    checkin_days: tuple[int, ...] = (3, 7, 14, 30)  # after arrival
+    checkin_monthly: bool = True  # then monthly until closure
+    checkin_hour: int = 10  # local time a check-in is sent
+    alert_deadlines: tuple[tuple[str, int], ...] = (("urgent", 15), ("high", 240))  # minutes
+
+    def alert_deadline(self, severity: str) -> int:
+        return dict(self.alert_deadlines).get(severity, 240)
 
     def country(self, code: str | None) -> Country:
         return self.countries.get(code or "", self.countries[self.default_country])
@@ -132,6 +139,8 @@ def load_deployment(path: Path) -> Deployment:
         raise ConfigError(f"{where}: default_country {default_country!r} has no file in "
                           f"{countries_dir}")
     quiet = data.get("quiet_hours") or {"start": 21, "end": 8}
+    checkins = data.get("checkins") or {}
+    deadlines = data.get("alert_deadlines_minutes") or {}
     return Deployment(
         sample=bool(data.get("sample", False)) or any(c.sample for c in countries.values()),
         organisation=str(_require(data, "organisation", where)),
@@ -142,4 +151,9 @@ def load_deployment(path: Path) -> Deployment:
         vital_interest_alerts=bool(data.get("vital_interest_alerts", True)),
         countries=countries,
         quiet_hours=(int(quiet["start"]), int(quiet["end"])),
+        checkin_days=tuple(int(d) for d in checkins.get("days", (3, 7, 14, 30))),
+        checkin_monthly=bool(checkins.get("monthly", True)),
+        checkin_hour=int(checkins.get("hour", 10)),
+        alert_deadlines=(("urgent", int(deadlines.get("urgent", 15))),
+                         ("high", int(deadlines.get("high", 240)))),
     )

@@ -54,6 +54,20 @@ class Case:
     status: str = "invited"  # invited, active, declined, closed
     chat: str | None = None  # the returnee's chat, once they joined by the invitation
     sessions: list[Session] = field(default_factory=list)
+    arrival: str | None = None  # date of arrival (ISO): check-ins count from it
+    checkin_plan: list[int] | None = None  # days after arrival; None: the deployment's plan
+    checkin_monthly: bool | None = None  # then monthly until closure; None: deployment's
+    checkins: list[dict[str, Any]] = field(default_factory=list)  # answers, newest last
+    unanswered: dict[str, str] = field(default_factory=dict)  # check-in id -> when asked
+    missed_in_a_row: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    def alert(self, alert_id: str) -> dict[str, Any] | None:
+        return next((a for a in self.alerts if a["alert_id"] == alert_id), None)
+
+    @property
+    def open_alerts(self) -> list[dict[str, Any]]:
+        return [a for a in self.alerts if a["status"] == "open"]
 
     def session(self, session_id: str) -> Session | None:
         return next((s for s in self.sessions if s.session_id == session_id), None)

@@ -9,6 +9,7 @@ from bot.cases.model import Case
 from bot.deployment import Deployment
 from bot.engine.dialogs import Dialogs
 from bot.i18n import Catalogs, Translator
+from bot.screening.screener import Screener
 
 
 @dataclass(frozen=True)
@@ -18,9 +19,11 @@ class EngineContext:
     deployment: Deployment
     now: datetime  # UTC, passed in: the engine never reads a clock
     case: Case | None = None  # the chat's case, as the store has it now
+    screener: Screener | None = None  # distress screening; None switches it off
 
     def at(self, now: datetime, case: Case | None = None) -> EngineContext:
-        return EngineContext(self.dialogs, self.catalogs, self.deployment, now, case)
+        return EngineContext(self.dialogs, self.catalogs, self.deployment, now, case,
+                             self.screener)
 
     def translator(self, lang: str | None) -> Translator:
         return self.catalogs.translator(lang or self.deployment.default_language)

@@ -75,12 +75,53 @@ class SessionBooked:
 
 
 @dataclass(frozen=True)
+class AckAlert:
+    case_id: str
+    alert_id: str
+    calling: bool = False
+
+
+@dataclass(frozen=True)
+class ShowAlert:
+    case_id: str
+    alert_id: str
+
+
+@dataclass(frozen=True)
+class SetPlan:
+    case_id: str
+    days: tuple[int, ...]
+    monthly: bool
+
+
+@dataclass(frozen=True)
+class AlertAcked:
+    case_id: str
+    calling: bool
+
+
+@dataclass(frozen=True)
+class AlertDetails:
+    case_id: str
+    alert_id: str
+    text: str | None
+
+
+@dataclass(frozen=True)
+class PlanSet:
+    case_id: str
+    days: tuple[int, ...]
+    monthly: bool
+
+
+@dataclass(frozen=True)
 class DeskFailed:
     reason: str  # a system-text name
 
 
-DeskEffect = Send | Audit | OpenCase | ScheduleSession
-DeskInput = Inbound | CaseOpened | SessionBooked | DeskFailed
+DeskEffect = Send | Audit | OpenCase | ScheduleSession | AckAlert | ShowAlert | SetPlan
+DeskInput = (Inbound | CaseOpened | SessionBooked | DeskFailed | AlertAcked | AlertDetails
+             | PlanSet)
 
 
 class Desk:
@@ -128,6 +169,8 @@ class Desk:
             case Command(name="schedule"):
                 self.reset()
                 self.start_schedule()
+            case Command(name="plan"):
+                self.plan(inbound.args)
             case Command():
                 self.say(self.text("cw_welcome"))
             case Press():
@@ -146,6 +189,21 @@ class Desk:
                                    when=self.tr.when(inbound.at, inbound.timezone)))
             case DeskFailed():
                 self.say(self.text(inbound.reason))
+            case AlertAcked():
+                self.say(self.text("cw_calling" if inbound.calling else "cw_acked",
+                                   case_id=self.tr.ltr(inbound.case_id)))
+            case AlertDetails():
+                self.effects.append(Audit("alert_details_viewed", {
+                    "case_id": inbound.case_id, "alert_id": inbound.alert_id,
+                    "by": self.view.worker.telegram_id}))
+                if inbound.text is None:
+                    self.say(self.text("cw_no_details"))
+                else:
+                    self.say(self.text("cw_details_text", case_id=self.tr.ltr(inbound.case_id),
+                                       text=inbound.text), protect=True)
+            case PlanSet():
+                self.say(self.text("cw_plan_set", case_id=self.tr.ltr(inbound.case_id),
+                                   plan=self.plan_words(inbound.days, inbound.monthly)))
             case _:
                 self.say(self.text("unsupported_kind"))
 
@@ -162,6 +220,15 @@ class Desk:
             self.say(self.text("cw_welcome"))
 
     def on_press(self, action: str) -> None:
+        if action.startswith("alert:") and action.count(":") == 3:
+            _, case_id, alert_id, verb = action.split(":")
+            if verb == "details":
+                self.effects.append(ShowAlert(case_id, alert_id))
+            elif verb in ("ack", "call"):
+                self.effects.append(AckAlert(case_id, alert_id, calling=verb == "call"))
+            else:
+                self.say(self.text("stale_button"))
+            return
         _, step, value = action.split(":", 2) if action.count(":") >= 2 else ("", "", "")
         if not action.startswith("desk:") or step != self.state.step:
             self.say(self.text("stale_button"))
@@ -188,6 +255,32 @@ class Desk:
             return self.text("cw_none")
         return self.tr.when(upcoming[0].starts, case.timezone)
 
+    def last_checkin(self, case: Case) -> str:
+        if not case.checkins:
+            return self.text("cw_none")
+        last = case.checkins[-1]
+        return f"{self.tr.date(datetime.fromisoformat(last['at']), case.timezone)} " \
+               f"({last['wellbeing']}/5)"
+
+    def plan_words(self, days: tuple[int, ...], monthly: bool) -> str:
+        words = ", ".join(self.tr.days(d) for d in days)
+        return f"{words}, +30" if monthly else words
+
+    def plan(self, args: str) -> None:
+        """/plan CASE_ID 3,7,14,30 [monthly]: change a case's check-in plan."""
+        parts = args.split()
+        case_id = parts[0].upper() if parts else ""
+        case = next((c for c in self.view.cases if c.case_id == case_id), None)
+        days_text = parts[1] if len(parts) > 1 else ""
+        days = tuple(int(d) for d in days_text.split(",") if d.strip().isdigit())
+        if len(parts) < 2 or not days or len(days) != len(days_text.split(",")):
+            self.say(self.text("cw_plan_usage"))
+            return
+        if case is None:
+            self.say(self.text("cw_not_found"))
+            return
+        self.effects.append(SetPlan(case.case_id, days, "monthly" in parts[2:]))
+
     def caseload(self) -> None:
         if not self.view.cases:
             self.say(self.text("cw_no_cases"))
@@ -196,8 +289,8 @@ class Desk:
         for case in self.view.cases:
             lines.append("• " + self.text(
                 "cw_case_line", case_id=self.tr.ltr(case.case_id), status=self.status(case),
-                next_session=self.next_session(case), last_checkin=self.text("cw_none"),
-                alerts=self.tr.number(0)))
+                next_session=self.next_session(case), last_checkin=self.last_checkin(case),
+                alerts=self.tr.number(len(case.open_alerts))))
         self.say("\n".join(lines), protect=True)
 
     def case_details(self, case_id: str) -> None:
@@ -223,6 +316,24 @@ class Desk:
                 lines.append("• " + self.text(
                     "cw_session_line", session_id=self.tr.ltr(session.session_id),
                     when=self.tr.when(session.starts, case.timezone), status=status))
+        if case.checkins:
+            lines.append(self.text("cw_checkins_heading"))
+            for checkin in case.checkins[-5:]:
+                needs = ", ".join(self.text(f"need_{n}") for n in checkin["needs"])
+                lines.append("• " + self.text(
+                    "cw_checkin_line", date=self.tr.date(datetime.fromisoformat(checkin["at"]),
+                                                         case.timezone),
+                    wellbeing=checkin["wellbeing"], needs=needs or self.text("cw_none")))
+        if case.open_alerts:
+            lines.append(self.text("cw_alerts_heading"))
+            for alert in case.open_alerts:
+                lines.append("• " + self.text(
+                    "cw_alert_line", time=self.tr.when(datetime.fromisoformat(alert["at"]),
+                                                       case.timezone),
+                    severity=self.text(f"cw_severity_{alert['severity']}"),
+                    categories=", ".join(self.text(f"category_{c}") if
+                                         f"category_{c}" in self.ctx.dialogs.system else c
+                                         for c in alert["categories"])))
         self.effects.append(Audit("case_viewed", {"case_id": case.case_id,
                                                   "by": self.view.worker.telegram_id}))
         self.say("\n".join(lines), protect=True)

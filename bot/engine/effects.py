@@ -68,4 +68,36 @@ class AnswerSession:
     suggestion: str | None = None
 
 
-Effect = Send | Audit | ForgetPersonalData | NotifyCaseWorker | AnswerSession
+@dataclass(frozen=True)
+class RaiseAlert:
+    """Someone may be in danger: alert the case worker, who must acknowledge in time.
+
+    `text` is the returnee's message, kept (encrypted) with the alert for "Show details";
+    the alert message itself carries only the case ID, severity, categories and time.
+    `justification` is "consent" or "vital_interest" (an urgent alert without consent).
+    """
+
+    case_id: str
+    severity: str  # urgent, high, review
+    categories: tuple[str, ...]
+    justification: str
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordCheckin:
+    case_id: str
+    checkin_id: str
+    wellbeing: int
+    needs: tuple[str, ...]
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class SnoozeCheckin:
+    case_id: str
+    checkin_id: str
+
+
+Effect = (Send | Audit | ForgetPersonalData | NotifyCaseWorker | AnswerSession | RaiseAlert
+          | RecordCheckin | SnoozeCheckin)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.engine import checkins, safety
 from bot.engine.context import EngineContext
 from bot.engine.dialogs import Step
 from bot.engine.effects import (
@@ -18,6 +19,7 @@ from bot.engine.effects import (
     Send,
 )
 from bot.engine.inbound import (
+    CheckinDue,
     Command,
     Inbound,
     Joined,
@@ -33,6 +35,7 @@ from bot.engine.render import consent_text, privacy_overview, step_message, text
 from bot.engine.sessions import ANSWER_CHOICES, session_event_message
 from bot.engine.state import PURPOSES, ConsentAnswer, Conversation
 from bot.i18n import language_name
+from bot.screening.screener import screen_help_request
 
 MAX_CHAINED_STEPS = 20  # guards against a message loop a content author might write
 WAITING_TYPES = frozenset({"menu", "choose_language", "consent", "privacy",
@@ -122,6 +125,8 @@ class _Turn:
             case SessionEvent():
                 self.effects.append(session_event_message(
                     inbound.kind, inbound.session, inbound.first, self.state, self.ctx))
+            case CheckinDue():
+                checkins.ask_score(self, inbound)
 
     def on_start(self, start: Start) -> None:
         if isinstance(start.invitation, Joined):
@@ -166,6 +171,8 @@ class _Turn:
             self.detour(self.ctx.dialogs.start_of("privacy").key)
         elif name == "menu":
             self.enter(self.ctx.dialogs.start_of("info").key)
+        elif name == "sos":
+            safety.respond(self, screen_help_request(), None)
         elif name in CASEWORKER_COMMANDS:
             self.say("caseworker_only")
         else:
@@ -183,9 +190,18 @@ class _Turn:
             self.say(problem, limit=self.ctx.translator(self.state.language).number(
                 MAX_TEXT_LENGTH))
             return
+        signal = self.ctx.screener.screen(text, self.state.language) if self.ctx.screener else None
+        if signal is not None and (signal.severity != "none" or signal.review):
+            safety.respond(self, signal, text)
+        answered = signal is not None and signal.severity != "none"
         if self.state.position == SUGGESTING:
             self.suggest_times(text)
             return
+        if self.state.position == checkins.COMMENT:
+            checkins.finish(self, text)
+            return
+        if answered and self.state.position in checkins.POSITIONS:
+            return  # the safety answer stands; the check-in question stays open
         step = self.current_step()
         if step is not None:
             action = self._action_for_label(step, text)
@@ -195,6 +211,8 @@ class _Turn:
             if step.type == "write_to_caseworker":
                 self.write_to_caseworker(step, text)
                 return
+        if answered:
+            return  # the safety answer was the reply
         self.say("not_understood")
         self.repeat_current()
 
@@ -228,6 +246,14 @@ class _Turn:
     def on_press(self, action: str) -> None:
         if action.startswith("session:"):
             self.on_session_answer(action)
+            return
+        if action == safety.HELP_ACTION:
+            safety.respond(self, screen_help_request(), None)
+            return
+        if action in safety.SAFE_ACTIONS:
+            safety.on_safety_answer(self, action)
+            return
+        if action.startswith("checkin.") and checkins.on_press(self, action):
             return
         step = self.current_step()
         key, _, choice = action.partition(":")

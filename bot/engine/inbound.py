@@ -73,7 +73,16 @@ class StaleButton:
     """A button the door could not resolve: forged, replayed, expired or someone else's."""
 
 
-Inbound = Text | Press | Command | Start | Unsupported | StaleButton | SessionEvent
+@dataclass(frozen=True)
+class CheckinDue:
+    """A scheduled check-in (or its one reminder) is due: ask the questions."""
+
+    checkin_id: str
+    reminder: bool = False
+
+
+Inbound = (Text | Press | Command | Start | Unsupported | StaleButton | SessionEvent
+           | CheckinDue)
 
 
 def parse_text(text: str, language_hint: str | None = None) -> Inbound:

@@ -94,7 +94,9 @@ def _buttons(
 ) -> tuple[tuple[Button, ...], ...]:
     key = step.key
     if step.type == "menu":
-        return tuple((Button(tr(o.label), f"{key}:{i}"),) for i, o in enumerate(step.options))
+        rows = [(Button(tr(o.label), f"{key}:{i}"),) for i, o in enumerate(step.options)]
+        rows.append((Button(tr(ctx.dialogs.system["help_now"]), "help:now"),))
+        return tuple(rows)
     if step.type == "choose_language":
         languages = list(ctx.deployment.languages)
         if state.language in languages:  # the channel's guess comes first

@@ -31,6 +31,7 @@ class Conversation:
     timezone: str | None = None
     case_id: str | None = None  # the case this chat joined by invitation
     pending_session: str | None = None  # the session whose change is being suggested
+    checkin: dict[str, Any] | None = None  # the check-in being answered: id, score, needs
 
     def has_consent(self, purpose: str) -> bool:
         answer = self.consents.get(purpose)

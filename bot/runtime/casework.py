@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.cases.localtime import out_of_quiet_hours
 from bot.cases.model import Case, Session
@@ -35,7 +37,15 @@ class Casework:
         self.scheduler = scheduler
         self.inbox = inbox
         self.registry = gateway.conversations.registry
+        self.plan_changed: Callable[[str], object] | None = None  # set by the check-in planner
         scheduler.on("session_reminder", self._on_reminder)
+
+    def audit(self, event: str, *, actor: str = "system", why: str = "safety",
+              **details: Any) -> None:
+        """An entry in the audit log, for what the runtime does by itself."""
+        audit = self.gateway.conversations.audit
+        if audit is not None:
+            audit.record(actor, event, why=why, details=details, at=self.now())
 
     @property
     def quiet_hours(self) -> tuple[int, int]:
@@ -97,6 +107,8 @@ class Casework:
             try:
                 if note.get("type") == "session" and note.get("kind") in SESSION_KINDS:
                     await self.session_changed(str(note["session_id"]), str(note["kind"]))
+                elif note.get("type") == "checkins" and self.plan_changed is not None:
+                    await asyncio.to_thread(self.plan_changed, str(note["case_id"]))
                 else:
                     log.warning("inbox: a note of an unknown type is ignored")
             except Exception:

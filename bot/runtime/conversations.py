@@ -8,16 +8,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tinydb import TinyDB
 from tinydb.table import Document
 
+from bot.audit import AuditLog
+from bot.cases.followup import FollowUp
 from bot.cases.model import Case
 from bot.cases.registry import CaseError, Registry
 from bot.engine.context import EngineContext
-from bot.engine.effects import AnswerSession, Audit, Effect, ForgetPersonalData
+from bot.engine.effects import (
+    AnswerSession,
+    Audit,
+    Effect,
+    ForgetPersonalData,
+    RaiseAlert,
+    RecordCheckin,
+)
 from bot.engine.engine import step
 from bot.engine.inbound import Inbound, Joined, Start
 from bot.engine.state import Conversation
@@ -27,13 +37,21 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Resolver = Callable[[TinyDB], Inbound]
-Renderer = Callable[[TinyDB, list[Effect]], T]
+Renderer = Callable[[TinyDB, list[Any]], T]
 
 STATE_TABLE = "conversation"
 EVENTS_TABLE = "events"
 # Tables that survive the withdrawal of counselling consent: the dialog position with the
 # language and consent answers, and the record of consent events.
 KEPT_ON_WITHDRAWAL = frozenset({STATE_TABLE, EVENTS_TABLE})
+
+
+@dataclass(frozen=True)
+class AlertRaised:
+    """An alert is in the case file; the runtime sends it and watches its deadline."""
+
+    case_id: str
+    alert_id: str
 
 
 def chat_shard(chat: str) -> str:
@@ -51,12 +69,15 @@ def save_state(db: TinyDB, state: Conversation) -> None:
 class ConversationService:
     def __init__(
         self, store: Store, context: EngineContext,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
+        audit: AuditLog | None = None,
     ) -> None:
         self.store = store
         self.context = context
         self.clock = clock
+        self.audit = audit
         self.registry = Registry(store, context.deployment, clock=lambda: self.clock())
+        self.followup = FollowUp(self.registry)
 
     def handle(self, chat: str, inbound: Inbound) -> list[Effect]:
         """Step the chat's conversation; returns the effects still to apply outside the store."""
@@ -79,11 +100,22 @@ class ConversationService:
                 case = self.registry.case(inbound.invitation.case_id)
             outcome = step(state, inbound, self.context.at(now, case))
             save_state(db, outcome.state)
-            remaining: list[Effect] = []
+            remaining: list[Any] = []
             for effect in outcome.effects:
                 if isinstance(effect, Audit):
-                    db.table(EVENTS_TABLE).insert(
-                        {"at": now.isoformat(), "event": effect.event, **effect.details})
+                    self.record_audit(effect, "returnee", "returnee_action", now,
+                                      case_id=outcome.state.case_id or state.case_id)
+                    remaining.append(effect)  # the runtime acts on consent changes
+                elif isinstance(effect, RaiseAlert):
+                    alert = self.followup.raise_alert(effect.case_id, effect.severity,
+                                                      effect.categories, effect.justification,
+                                                      effect.text, now)
+                    remaining.append(AlertRaised(effect.case_id, alert["alert_id"]))
+                elif isinstance(effect, RecordCheckin):
+                    self.followup.record_checkin(effect.case_id, effect.checkin_id,
+                                                 effect.wellbeing, effect.needs,
+                                                 effect.comment, now)
+                    remaining.append(effect)
                 elif isinstance(effect, ForgetPersonalData):
                     for name in db.tables() - KEPT_ON_WITHDRAWAL:
                         db.drop_table(name)
@@ -98,6 +130,16 @@ class ConversationService:
                 else:
                     remaining.append(effect)
             return render(db, remaining)
+
+    def record_audit(self, effect: Audit, actor: str, why: str, now: datetime,
+                     case_id: str | None = None) -> None:
+        """Into the hash-chained audit log: who, what, when, why; never anyone's words."""
+        if self.audit is None:
+            return
+        details = dict(effect.details)
+        if case_id and "case_id" not in details:
+            details["case_id"] = case_id
+        self.audit.record(actor, effect.event, why=why, details=details, at=now)
 
     def _redeem_invitation(self, inbound: Inbound, chat: str) -> Inbound:
         """/start CODE: the runtime looks the code up; the engine gets what it found."""

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 
 from tinydb import TinyDB
 from tinydb.table import Document
@@ -14,21 +15,27 @@ from tinydb.table import Document
 from bot.cases.model import CaseWorker
 from bot.cases.registry import INVITE_LIFETIME, CaseError
 from bot.engine.desk import (
+    AckAlert,
+    AlertAcked,
+    AlertDetails,
     CaseOpened,
     DeskFailed,
     DeskInput,
     DeskState,
     DeskView,
     OpenCase,
+    PlanSet,
     ScheduleSession,
     SessionBooked,
+    SetPlan,
+    ShowAlert,
     desk_step,
 )
 from bot.engine.effects import Audit, Send
 from bot.engine.inbound import Press, StaleButton, Unsupported, parse_text
 from bot.runtime import callback_keys
 from bot.runtime.casework import Casework
-from bot.runtime.conversations import EVENTS_TABLE, chat_shard
+from bot.runtime.conversations import chat_shard
 from bot.runtime.telegram import IncomingUpdate, Outgoing, chat_key, to_messages
 
 log = logging.getLogger(__name__)
@@ -44,6 +51,7 @@ class DeskService:
         self.registry = casework.registry
         self.username = username
         self._workers: dict[int, CaseWorker] = {}
+        self.replan: list[str] = []  # cases whose check-in plan changed (planned by the runner)
         self._workers_read = 0.0
 
     def worker(self, telegram_id: int) -> CaseWorker | None:
@@ -57,6 +65,10 @@ class DeskService:
         booked = await asyncio.to_thread(self._step, update, worker)
         for session_id in booked:
             await self.casework.session_changed(session_id, "scheduled")
+        while self.replan:
+            case_id = self.replan.pop()
+            if self.casework.plan_changed is not None:
+                await asyncio.to_thread(self.casework.plan_changed, case_id)
 
     def _step(self, update: IncomingUpdate, worker: CaseWorker) -> list[str]:
         chat = chat_key(update.chat_id)
@@ -79,14 +91,23 @@ class DeskService:
                         outgoing += [Outgoing(chat, m, effect.priority)
                                      for m in to_messages(db, update.chat_id, effect, now)]
                     elif isinstance(effect, Audit):
-                        db.table(EVENTS_TABLE).insert({"at": now.isoformat(),
-                                                       "event": effect.event, **effect.details})
+                        conversations.record_audit(effect, f"caseworker:{worker.telegram_id}",
+                                                   "casework", now)
                     elif isinstance(effect, OpenCase):
                         inbound = self._open_case(worker, effect)
                     elif isinstance(effect, ScheduleSession):
                         inbound = self._schedule(effect)
                         if isinstance(inbound, SessionBooked):
                             booked.append(inbound.session_id)
+                    elif isinstance(effect, AckAlert):
+                        inbound = self._acknowledge(worker, effect, now)
+                    elif isinstance(effect, ShowAlert):
+                        case = self.registry.case(effect.case_id)
+                        alert = case.alert(effect.alert_id) if case else None
+                        inbound = AlertDetails(effect.case_id, effect.alert_id,
+                                               alert.get("text") if alert else None)
+                    elif isinstance(effect, SetPlan):
+                        inbound = self._set_plan(effect)
             table.upsert(Document(state.to_dict(), doc_id=1))
         for item in outgoing:
             self.gateway.outbox.enqueue(item.chat, [item.message], item.priority)
@@ -99,6 +120,27 @@ class DeskService:
         if update.kind == "text":
             return parse_text(update.text, update.language_code)
         return Unsupported(update.kind)
+
+    def _acknowledge(self, worker: CaseWorker, effect: AckAlert, now: datetime) -> DeskInput:
+        try:
+            alert = self.gateway.conversations.followup.acknowledge(
+                effect.case_id, effect.alert_id, worker.telegram_id, now, effect.calling)
+        except CaseError:
+            return DeskFailed("stale_button")
+        self.casework.scheduler.cancel_tag(f"alert:{effect.alert_id}")
+        self.casework.audit("alert_acknowledged", case_id=effect.case_id,
+                            alert_id=effect.alert_id, by=worker.telegram_id,
+                            severity=alert["severity"])
+        return AlertAcked(effect.case_id, effect.calling)
+
+    def _set_plan(self, effect: SetPlan) -> DeskInput:
+        try:
+            self.gateway.conversations.followup.set_plan(effect.case_id, None, effect.days,
+                                                         effect.monthly)
+        except CaseError:
+            return DeskFailed("cw_plan_usage")
+        self.replan.append(effect.case_id)
+        return PlanSet(effect.case_id, effect.days, effect.monthly)
 
     def _open_case(self, worker: CaseWorker, effect: OpenCase) -> DeskInput:
         try:

@@ -6,6 +6,11 @@ which is cut off on the next open: the log always reads as the records that were
 appended. A whole frame that fails authentication is damage or another key: the open
 stops with an error and changes nothing. Appending costs the same however long the log
 is; `rewrite` compacts it atomically (temp file, fsync, rename).
+
+Group commit: `append(records, sync=False)` only writes; `sync()` then makes everything
+appended so far durable. Threads that call `sync()` while an fsync is running share the
+next one, so N threads appending at once cost about two fsyncs, not N, and a writer never
+waits for another thread's fsync just to write.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import json
 import logging
 import os
 import struct
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -45,6 +51,10 @@ class Journal:
             self._lock.close()
             raise JournalError(f"{path.name} is in use by another running bot") from None
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self._io = threading.Lock()  # writes and the swap of the file in `rewrite`
+        self._syncing = threading.Lock()  # one fsync at a time; taken before `_io`
+        self._appended = 0  # appends written so far
+        self._synced = 0  # appends known to be on disk
 
     def _frames(self, data: bytes) -> Iterator[tuple[int, bytes]]:
         offset = 0
@@ -87,33 +97,58 @@ class Journal:
             parts.append(_FRAME.pack(len(blob)) + blob)
         return b"".join(parts)
 
-    def append(self, records: Iterable[dict[str, Any]]) -> None:
+    def append(self, records: Iterable[dict[str, Any]], *, sync: bool = True) -> None:
+        """Write `records` in one write(2); with `sync`, return once they are on disk."""
         data = self._encode(records)
         if not data:
             return
-        written = os.write(self._fd, data)
-        if written != len(data):  # a short write on a full disk: cut it so the log stays valid
-            os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
-            raise OSError(f"journal {self.path.name}: short write")
-        if self._fsync:
-            os.fsync(self._fd)
+        with self._io:
+            written = os.write(self._fd, data)
+            if written != len(data):  # a short write on a full disk: cut it, keep it valid
+                os.ftruncate(self._fd, os.fstat(self._fd).st_size - written)
+                raise OSError(f"journal {self.path.name}: short write")
+            self._appended += 1
+            mine = self._appended
+        if sync:
+            self._sync_to(mine)
+
+    def sync(self) -> None:
+        """Make every record appended so far durable (one fsync shared by concurrent callers)."""
+        with self._io:
+            mine = self._appended
+        self._sync_to(mine)
+
+    def _sync_to(self, mine: int) -> None:
+        if not self._fsync:
+            return
+        with self._syncing:
+            if self._synced >= mine:  # an fsync that started after our write covered it
+                return
+            with self._io:
+                target = self._appended
+            os.fsync(self._fd)  # `rewrite` waits for `_syncing`: the fd stays this file's
+            self._synced = target
 
     def rewrite(self, records: Iterable[dict[str, Any]]) -> None:
         """Replace the whole log with `records`, atomically."""
+        data = self._encode(records)
         tmp = self.path.with_suffix(".tmp")
-        with open(tmp, "wb") as fh:
-            fh.write(self._encode(records))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        os.close(self._fd)
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND, 0o600)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        with self._syncing, self._io:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+            os.close(self._fd)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND, 0o600)
+            dir_fd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+            self._synced = self._appended  # the old file's records are kept here or dropped
 
     def close(self) -> None:
-        os.close(self._fd)
+        with self._syncing, self._io:
+            os.close(self._fd)
         self._lock.close()

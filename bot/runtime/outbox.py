@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.engine.effects import Priority
@@ -53,8 +53,10 @@ class Queued:
     attempts: int = field(default=0, compare=False)
 
     def record(self) -> dict[str, Any]:
+        message = dict(vars(self.message))  # what asdict gives, without its deep copy
+        message["buttons"] = [[dict(vars(b)) for b in row] for row in self.message.buttons]
         return {"op": "enq", "id": self.id, "chat": self.chat, "priority": self.priority,
-                "message": asdict(self.message)}
+                "message": message}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Queued:
@@ -78,9 +80,12 @@ class Outbox:
         self.clock = clock
         self.on_blocked = on_blocked
         self.compact_every = compact_every
-        self._lock = threading.Lock()  # journal appends and id allocation
+        self._lock = threading.Lock()  # journal appends, id allocation, `_unadmitted`
         self._ids = itertools.count(1)
         self._pending: dict[int, Queued] = {}
+        self._unadmitted: dict[int, Queued] = {}  # in the journal, not yet in `_pending`
+        self._arrived: list[Queued] = []  # durable, from other threads, for the loop to admit
+        self._admit_scheduled = False
         self._queues: dict[str, list[Queued]] = {}
         self._ready: list[tuple[int, int, str]] = []
         self._waiting: list[tuple[float, str]] = []
@@ -140,7 +145,8 @@ class Outbox:
                 now = time.time()
                 self._keys[key] = now
                 records.insert(0, {"op": "key", "key": key, "at": now})
-            self.journal.append(records)
+            self._write(queued, records)
+        self.journal.sync()  # outside the lock: threads enqueuing at once share one fsync
         self._hand_to_loop(queued)
         return [q.id for q in queued]
 
@@ -148,23 +154,41 @@ class Outbox:
         """Queue many messages to many chats with one journal write (check-ins, notices)."""
         with self._lock:
             queued = [Queued(int(Priority.BULK), next(self._ids), chat, m) for chat, m in items]
-            self.journal.append([q.record() for q in queued])
+            self._write(queued, [q.record() for q in queued])
+        self.journal.sync()
         self._hand_to_loop(queued)
         return len(queued)
+
+    def _write(self, queued: list[Queued], records: list[dict[str, Any]]) -> None:
+        """Append without waiting for the disk (the caller syncs); hold `_lock`."""
+        self.journal.append(records, sync=False)
+        for q in queued:
+            self._unadmitted[q.id] = q
 
     def _hand_to_loop(self, queued: list[Queued]) -> None:
         loop = self._loop
         if loop is not None and loop.is_running() and not _on_loop(loop):
-            loop.call_soon_threadsafe(self._admit_all, queued)
+            with self._lock:  # one wake-up of the loop for everything that arrives meanwhile
+                self._arrived += queued
+                if self._admit_scheduled:
+                    return
+                self._admit_scheduled = True
+            loop.call_soon_threadsafe(self._admit_arrived)
         else:
             self._admit_all(queued)
 
+    def _admit_arrived(self) -> None:
+        with self._lock:
+            queued, self._arrived = self._arrived, []
+            self._admit_scheduled = False
+        self._admit_all(queued)
+
     def _finish(self, queued: Queued, outcome: str) -> None:
         self._pending.pop(queued.id, None)
-        with self._lock:
-            # Outcomes are not fsynced: a killed process keeps them (the kernel has them);
-            # only a power cut could lose the last few, which then go again.
-            self.journal.append([{"op": outcome, "id": queued.id}])
+        # Outcomes are not fsynced (the next enqueue's fsync takes them along): a killed
+        # process keeps them (the kernel has them); only a power cut could lose the last
+        # few, which then go again. Not waiting for the disk keeps the event loop running.
+        self.journal.append([{"op": outcome, "id": queued.id}], sync=False)
         self._done_since_compaction += 1
         if self._done_since_compaction >= self.compact_every:
             self._compact()
@@ -176,12 +200,18 @@ class Outbox:
 
     def _compact(self) -> None:
         with self._lock:
+            # Messages still on their way to the loop are in the journal but not yet in
+            # `_pending`: keep them too.
+            live = {**self._unadmitted, **self._pending}
             self.journal.rewrite([*self._key_records(),
-                                  *(q.record() for q in sorted(self._pending.values()))])
+                                  *(q.record() for q in sorted(live.values()))])
         self._done_since_compaction = 0
 
     # -- scheduling ----------------------------------------------------------------------
     def _admit_all(self, queued: list[Queued]) -> None:
+        with self._lock:
+            for q in queued:
+                self._unadmitted.pop(q.id, None)
         for q in queued:
             self._admit(q)
         self._wake.set()

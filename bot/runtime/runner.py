@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.app import App
 from bot.channels.door import TelegramDoor, make_door
+from bot.runtime.care import Care
 from bot.runtime.casework import Casework
 from bot.runtime.desk import DeskService
 from bot.runtime.inbox import Inbox
@@ -54,6 +55,7 @@ class TelegramRunner:
         self.scheduler = Scheduler(self.schedule_journal, clock=app.conversations.clock)
         self.casework = Casework(self.gateway, self.scheduler,
                                  Inbox(app.settings.data_dir, ShardCipher(app.key)))
+        self.care = Care(self.casework)
         self.gateway.desk = DeskService(self.casework, lambda: self.username)
         self._background: list[asyncio.Task[None]] = []
         self.webhook: WebhookServer | None = None

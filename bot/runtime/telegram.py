@@ -18,7 +18,7 @@ from tinydb import TinyDB
 
 from bot.cases.model import CaseWorker
 from bot.engine.context import EngineContext
-from bot.engine.effects import Effect, NotifyCaseWorker, Priority, Send
+from bot.engine.effects import NotifyCaseWorker, Priority, Send
 from bot.engine.inbound import Inbound, Press, StaleButton, Unsupported, parse_text
 from bot.engine.notices import caseworker_notice
 from bot.i18n import mark_rtl
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 DELIVERY_TABLE = "delivery"
-COMMANDS = ("start", "help", "language", "privacy")
+COMMANDS = ("start", "help", "language", "privacy", "sos")
 
 
 class DeskRouter(Protocol):
@@ -119,6 +119,8 @@ class TelegramGateway:
         self.transport = transport
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock, users
         self.desk: DeskRouter | None = None  # case workers' updates go there
+        # What the runtime does after a step with effects beyond messages (alerts, check-ins)
+        self.after_step: Callable[[str, str | None, list[Any]], None] | None = None
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -190,16 +192,19 @@ class TelegramGateway:
         """
         chat_id = chat_id_of(chat)
 
-        def render(db: TinyDB, effects: list[Effect]) -> list[Outgoing]:
-            return self._render(db, chat_id, effects, from_person)
+        def render(db: TinyDB, effects: list[Any]) -> tuple[list[Outgoing], list[Any], str | None]:
+            others = [e for e in effects if not isinstance(e, Send | NotifyCaseWorker)]
+            return self._render(db, chat_id, effects, from_person), others, load_state(db).case_id
 
-        out = self.conversations.handle_with(chat, resolve, render)
+        out, others, case_id = self.conversations.handle_with(chat, resolve, render)
         groups: dict[tuple[str, Priority], list[OutMessage]] = {}
         for item in out:
             groups.setdefault((item.chat, item.priority), []).append(item.message)
         for (target, priority), messages in sorted(groups.items(), key=lambda g: g[0][1]):
             group_key = f"{key}:{target}" if key else None
             self.outbox.enqueue(target, messages, priority, key=group_key)
+        if others and self.after_step is not None:
+            self.after_step(chat, case_id, others)
 
     async def deliver(self, chat: str, inbound: Inbound, key: str | None = None) -> None:
         """An event for a returnee (a session notice, a reminder), in the chat's order."""
@@ -219,7 +224,7 @@ class TelegramGateway:
             return parse_text(update.text, update.language_code)
         return Unsupported(update.kind)
 
-    def _render(self, db: TinyDB, chat_id: int, effects: list[Effect],
+    def _render(self, db: TinyDB, chat_id: int, effects: list[Any],
                 from_person: bool) -> list[Outgoing]:
         now = self._now()
         delivery = db.table(DELIVERY_TABLE)
