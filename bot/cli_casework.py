@@ -11,11 +11,15 @@ import argparse
 import json
 import os
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.app import build_app
+from bot.audit import AuditLog
 from bot.cases.followup import FollowUp
+from bot.cases.lifecycle import Lifecycle
+from bot.cases.model import CLOSE_REASONS
 from bot.cases.registry import CaseError, Registry
 from bot.config import Settings
 from bot.runtime.inbox import Inbox
@@ -34,14 +38,28 @@ def _emit(args: argparse.Namespace, result: dict[str, Any], lines: list[str]) ->
         print(json.dumps(result, ensure_ascii=False))
 
 
-def _with_registry(action: Callable[[argparse.Namespace, Registry, Inbox], int]
-                   ) -> Callable[[argparse.Namespace, Settings], int]:
+@dataclass(frozen=True)
+class Admin:
+    """What an administrator's command works with."""
+
+    registry: Registry
+    inbox: Inbox
+    audit: AuditLog
+    lifecycle: Lifecycle
+
+    def record(self, event: str, why: str, **details: str | int | bool | None) -> None:
+        self.audit.record("admin", event, why=why, details=details)
+
+
+def _with_admin(action: Callable[[argparse.Namespace, Admin], int]
+                ) -> Callable[[argparse.Namespace, Settings], int]:
     def run(args: argparse.Namespace, settings: Settings) -> int:
         app = build_app(settings, screening=False)
         try:
-            registry = app.conversations.registry
-            inbox = Inbox(settings.data_dir, ShardCipher(app.key))
-            return action(args, registry, inbox)
+            admin = Admin(app.conversations.registry, Inbox(settings.data_dir,
+                                                            ShardCipher(app.key)),
+                          app.audit, app.conversations.lifecycle)
+            return action(args, admin)
         except CaseError as exc:
             if getattr(args, "json", False):
                 print(json.dumps({"error": str(exc)}, ensure_ascii=False))
@@ -53,8 +71,9 @@ def _with_registry(action: Callable[[argparse.Namespace, Registry, Inbox], int]
     return run
 
 
-@_with_registry
-def caseworker_add(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int:
+@_with_admin
+def caseworker_add(args: argparse.Namespace, admin: Admin) -> int:
+    registry = admin.registry
     worker = registry.add_caseworker(args.telegram_id, args.name, args.role, args.backup,
                                      args.language)
     _emit(args, worker.to_dict(), [f"Case worker {worker.telegram_id} registered "
@@ -68,8 +87,9 @@ def _invite_result(registry: Registry, case_id: str, code: str) -> dict[str, Any
     return {"case_id": case_id, "invite_code": code, "invite_link": link}
 
 
-@_with_registry
-def case_new(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int:
+@_with_admin
+def case_new(args: argparse.Namespace, admin: Admin) -> int:
+    registry = admin.registry
     case, invitation = registry.open_case(args.caseworker, args.country, args.language,
                                           args.timezone)
     result = _invite_result(registry, case.case_id, invitation.code)
@@ -82,16 +102,18 @@ def case_new(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int
     return 0
 
 
-@_with_registry
-def case_invite(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int:
+@_with_admin
+def case_invite(args: argparse.Namespace, admin: Admin) -> int:
+    registry = admin.registry
     invitation = registry.reinvite(args.case_id)
     result = _invite_result(registry, args.case_id, invitation.code)
     _emit(args, result, [f"New invitation: {result['invite_link'] or invitation.code}"])
     return 0
 
 
-@_with_registry
-def case_show(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> int:
+@_with_admin
+def case_show(args: argparse.Namespace, admin: Admin) -> int:
+    registry = admin.registry
     case = registry.case(args.case_id)
     if case is None:
         raise CaseError(f"no case {args.case_id}")
@@ -117,8 +139,9 @@ def case_show(args: argparse.Namespace, registry: Registry, _inbox: Inbox) -> in
     return 0
 
 
-@_with_registry
-def case_checkins(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> int:
+@_with_admin
+def case_checkins(args: argparse.Namespace, admin: Admin) -> int:
+    registry, inbox = admin.registry, admin.inbox
     days = None
     if args.days:
         try:
@@ -141,8 +164,9 @@ def case_checkins(args: argparse.Namespace, registry: Registry, inbox: Inbox) ->
     return 0
 
 
-@_with_registry
-def session_schedule(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> int:
+@_with_admin
+def session_schedule(args: argparse.Namespace, admin: Admin) -> int:
+    registry, inbox = admin.registry, admin.inbox
     _case, session = registry.schedule_session(
         args.case_id, args.at, place=args.place, online=args.online, duration=args.duration,
         interpreter=args.interpreter)
@@ -152,8 +176,9 @@ def session_schedule(args: argparse.Namespace, registry: Registry, inbox: Inbox)
     return 0
 
 
-@_with_registry
-def session_move(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> int:
+@_with_admin
+def session_move(args: argparse.Namespace, admin: Admin) -> int:
+    registry, inbox = admin.registry, admin.inbox
     _case, session = registry.move_session(args.session_id, args.at)
     inbox.post({"type": "session", "kind": "moved", "session_id": session.session_id})
     _emit(args, {"session_id": session.session_id, "at_utc": session.at},
@@ -161,12 +186,59 @@ def session_move(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> 
     return 0
 
 
-@_with_registry
-def session_cancel(args: argparse.Namespace, registry: Registry, inbox: Inbox) -> int:
+@_with_admin
+def session_cancel(args: argparse.Namespace, admin: Admin) -> int:
+    registry, inbox = admin.registry, admin.inbox
     _case, session = registry.cancel_session(args.session_id)
     inbox.post({"type": "session", "kind": "cancelled", "session_id": session.session_id})
     _emit(args, {"session_id": session.session_id, "status": session.status},
           [f"Session {session.session_id} cancelled."])
+    return 0
+
+
+@_with_admin
+def case_close(args: argparse.Namespace, admin: Admin) -> int:
+    case = admin.lifecycle.close(args.case_id, args.reason, args.note, datetime.now(UTC))
+    admin.record("case_closed", "deceased" if args.reason == "deceased" else "casework",
+                 case_id=case.case_id, reason=args.reason)
+    admin.inbox.post({"type": "closed", "case_id": case.case_id})
+    lines = [f"Case {case.case_id} closed ({args.reason}). Everything scheduled for it is "
+             "cancelled."]
+    if args.reason == "deceased":
+        lines += ["Nothing will be sent to the person's chat again. What to do now:",
+                  "1. Inform the authorities, and the family where they do not know yet.",
+                  "2. Inform the other services that were helping the person.",
+                  "3. Support is available for you too: please talk to your supervisor."]
+    _emit(args, {"case_id": case.case_id, "status": case.status, "reason": args.reason},
+          lines)
+    return 0
+
+
+@_with_admin
+def case_reopen(args: argparse.Namespace, admin: Admin) -> int:
+    case = admin.lifecycle.reopen(args.case_id)
+    admin.record("case_reopened", "casework", case_id=case.case_id)
+    admin.inbox.post({"type": "reopened", "case_id": case.case_id})
+    _emit(args, {"case_id": case.case_id, "status": case.status},
+          [f"Case {case.case_id} is open again ({case.status})."])
+    return 0
+
+
+@_with_admin
+def case_export(args: argparse.Namespace, admin: Admin) -> int:
+    document = admin.lifecycle.export(args.case_id)
+    admin.record("case_exported", "returnee_request", case_id=args.case_id)
+    print(json.dumps(document, ensure_ascii=False, indent=2))
+    return 0
+
+
+@_with_admin
+def case_erase(args: argparse.Namespace, admin: Admin) -> int:
+    tombstone = admin.lifecycle.erase(args.case_id, datetime.now(UTC), "returnee_request")
+    admin.record("case_erased", "returnee_request", case_id=args.case_id)
+    admin.inbox.post({"type": "erased", "case_id": args.case_id})
+    _emit(args, tombstone, [f"Case {args.case_id} is erased. A tombstone without personal "
+                            "data remains for the audit trail."])
     return 0
 
 
@@ -208,6 +280,21 @@ def add_commands(commands: Any) -> None:
     checkins.add_argument("--monthly", action=argparse.BooleanOptionalAction, default=None,
                           help="then monthly until closure")
     checkins.set_defaults(run=case_checkins)
+
+    close = with_json(case.add_parser("close", help="close a case"))
+    close.add_argument("case_id")
+    close.add_argument("--reason", required=True, choices=CLOSE_REASONS)
+    close.add_argument("--note", help="a note for the file (kept encrypted)")
+    close.set_defaults(run=case_close)
+    reopen = with_json(case.add_parser("reopen", help="reopen a closed case (not after a death)"))
+    reopen.add_argument("case_id")
+    reopen.set_defaults(run=case_reopen)
+    export = case.add_parser("export", help="the whole case as one JSON document")
+    export.add_argument("case_id")
+    export.set_defaults(run=case_export)
+    erase = with_json(case.add_parser("erase", help="erase a case for good (confirms /delete)"))
+    erase.add_argument("case_id")
+    erase.set_defaults(run=case_erase)
 
     session = commands.add_parser("session", help="counselling sessions").add_subparsers(
         dest="what", required=True)

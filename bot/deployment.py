@@ -48,6 +48,15 @@ class Office:
 
 
 @dataclass(frozen=True)
+class Partner:
+    """A service a case may be referred to at closure, with the returnee's yes."""
+
+    code: str
+    name: str
+    description: str
+
+
+@dataclass(frozen=True)
 class Country:
     code: str
     name: str
@@ -57,6 +66,7 @@ class Country:
     services: tuple[Service, ...]
     rumours: tuple[Rumour, ...]
     timezones: tuple[str, ...] = ("UTC",)
+    referral_partners: tuple[Partner, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,7 @@ class Deployment:
     checkin_monthly: bool = True  # then monthly until closure
     checkin_hour: int = 10  # local time a check-in is sent
     alert_deadlines: tuple[tuple[str, int], ...] = (("urgent", 15), ("high", 240))  # minutes
+    erasure_days: int = 30  # an erasure request is carried out after this, if not sooner
 
     def alert_deadline(self, severity: str) -> int:
         return dict(self.alert_deadlines).get(severity, 240)
@@ -122,6 +133,11 @@ def load_country(path: Path) -> Country:
             for r in data.get("rumours") or ()
         ),
         timezones=tuple(str(t) for t in data.get("timezones") or ("UTC",)),
+        referral_partners=tuple(
+            Partner(**{k: str(_require(p, k, f"{where}: referral partner"))
+                       for k in ("code", "name", "description")})
+            for p in data.get("referral_partners") or ()
+        ),
     )
 
 
@@ -156,4 +172,5 @@ def load_deployment(path: Path) -> Deployment:
         checkin_hour=int(checkins.get("hour", 10)),
         alert_deadlines=(("urgent", int(deadlines.get("urgent", 15))),
                          ("high", int(deadlines.get("high", 240)))),
+        erasure_days=int(data.get("erasure_days", 30)),
     )

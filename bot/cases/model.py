@@ -7,6 +7,8 @@ from datetime import datetime
 from typing import Any
 
 ROLES = ("caseworker", "supervisor", "admin")
+CLOSE_REASONS = ("completed", "withdrawn", "ineligible", "relocated", "deceased", "unreachable",
+                 "other")
 SESSION_ANSWERS = ("confirmed", "change_requested", "declined")
 
 
@@ -61,6 +63,13 @@ class Case:
     unanswered: dict[str, str] = field(default_factory=dict)  # check-in id -> when asked
     missed_in_a_row: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    closed_reason: str | None = None
+    closed_at: str | None = None
+    closure_note: str | None = None
+    evaluation: dict[str, Any] | None = None
+    referrals: list[dict[str, Any]] = field(default_factory=list)
+    erasure_requested: str | None = None  # when the returnee asked for erasure
+    anonymised: bool = False
 
     def alert(self, alert_id: str) -> dict[str, Any] | None:
         return next((a for a in self.alerts if a["alert_id"] == alert_id), None)

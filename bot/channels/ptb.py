@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from datetime import timedelta
 from typing import Any
@@ -20,6 +21,24 @@ from bot.runtime.transport import (
     RetryLater,
     Transient,
 )
+
+
+def _remember_missing_sniffio() -> None:
+    """Make a missing `sniffio` fail to import fast, as an installed one would import fast.
+
+    httpcore (under PTB's httpx) imports sniffio for every lock, event and semaphore it sets
+    up, about a dozen times a request, and falls back to asyncio when it is missing. Since
+    anyio 4.11 stopped installing sniffio, each of those imports fails again, and Python does
+    not cache a failed import: every one searches sys.path anew (encode/httpcore#1103). That
+    halved PTB's send rate. Recording the absence keeps httpcore's behaviour (asyncio).
+    """
+    try:
+        import sniffio  # noqa: F401
+    except ImportError:
+        sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
+
+
+_remember_missing_sniffio()
 
 
 def _retry_after(exc: RetryAfter) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.cases.ids import CASE_ID
 from bot.cases.localtime import LocalTimeError, parse_local
-from bot.cases.model import Case, CaseWorker
+from bot.cases.model import CLOSE_REASONS, Case, CaseWorker
 from bot.engine.context import EngineContext
 from bot.engine.effects import Audit, Button, Send
 from bot.engine.inbound import Command, Inbound, Press, Start, Text
@@ -95,6 +95,18 @@ class SetPlan:
 
 
 @dataclass(frozen=True)
+class CloseCase:
+    case_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CaseWasClosed:
+    case_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class AlertAcked:
     case_id: str
     calling: bool
@@ -119,9 +131,10 @@ class DeskFailed:
     reason: str  # a system-text name
 
 
-DeskEffect = Send | Audit | OpenCase | ScheduleSession | AckAlert | ShowAlert | SetPlan
+DeskEffect = (Send | Audit | OpenCase | ScheduleSession | AckAlert | ShowAlert | SetPlan
+              | CloseCase)
 DeskInput = (Inbound | CaseOpened | SessionBooked | DeskFailed | AlertAcked | AlertDetails
-             | PlanSet)
+             | PlanSet | CaseWasClosed)
 
 
 class Desk:
@@ -171,6 +184,9 @@ class Desk:
                 self.start_schedule()
             case Command(name="plan"):
                 self.plan(inbound.args)
+            case Command(name="close"):
+                self.reset()
+                self.start_close(inbound.args.strip().upper())
             case Command():
                 self.say(self.text("cw_welcome"))
             case Press():
@@ -201,6 +217,10 @@ class Desk:
                 else:
                     self.say(self.text("cw_details_text", case_id=self.tr.ltr(inbound.case_id),
                                        text=inbound.text), protect=True)
+            case CaseWasClosed():
+                self.reset()
+                self.say(self.text("cw_closed", case_id=self.tr.ltr(inbound.case_id),
+                                   reason=self.text(f"cw_reason_{inbound.reason}")))
             case PlanSet():
                 self.say(self.text("cw_plan_set", case_id=self.tr.ltr(inbound.case_id),
                                    plan=self.plan_words(inbound.days, inbound.monthly)))
@@ -337,6 +357,34 @@ class Desk:
         self.effects.append(Audit("case_viewed", {"case_id": case.case_id,
                                                   "by": self.view.worker.telegram_id}))
         self.say("\n".join(lines), protect=True)
+
+    # -- closing a case ------------------------------------------------------------------
+    def start_close(self, case_id: str) -> None:
+        if not case_id:
+            self.say(self.text("cw_close_usage"))
+            return
+        case = next((c for c in self.view.cases if c.case_id == case_id), None)
+        if case is None or case.status == "closed":
+            self.say(self.text("cw_not_found"))
+            return
+        self.state.flow = "close"
+        self.state.data["case_id"] = case_id
+        self.ask("reason", "cw_close_reason",
+                 [(self.text(f"cw_reason_{r}"), r) for r in CLOSE_REASONS],
+                 case_id=self.tr.ltr(case_id))
+
+    def on_close_reason(self, value: str) -> None:
+        if value not in CLOSE_REASONS:
+            self.say(self.text("stale_button"))
+            return
+        self.state.data["reason"] = value
+        self.ask("confirm", "cw_close_confirm", [(self.text("cw_confirm"), "yes")],
+                 case_id=self.tr.ltr(self.state.data["case_id"]),
+                 reason=self.text(f"cw_reason_{value}"))
+
+    def on_close_confirm(self, value: str) -> None:
+        self.state.step = "closing"
+        self.effects.append(CloseCase(self.state.data["case_id"], self.state.data["reason"]))
 
     # -- a new case ----------------------------------------------------------------------
     def on_newcase_country(self, value: str) -> None:

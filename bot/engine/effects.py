@@ -99,5 +99,35 @@ class SnoozeCheckin:
     checkin_id: str
 
 
+@dataclass(frozen=True)
+class RecordEvaluation:
+    case_id: str
+    met: str | None  # yes, partly, no
+    missing: tuple[str, ...]
+    support: int | None  # 1-5
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class ReferralAnswer:
+    """The returnee's explicit answer to one referral, recorded like a consent."""
+
+    case_id: str
+    partner: str  # the partner's code
+    granted: bool
+
+
+@dataclass(frozen=True)
+class StopContact:
+    case_id: str | None
+    reason: str | None  # one of the offered reasons, or None
+
+
+@dataclass(frozen=True)
+class RequestErasure:
+    case_id: str
+
+
 Effect = (Send | Audit | ForgetPersonalData | NotifyCaseWorker | AnswerSession | RaiseAlert
-          | RecordCheckin | SnoozeCheckin)
+          | RecordCheckin | SnoozeCheckin | RecordEvaluation | ReferralAnswer | StopContact
+          | RequestErasure)

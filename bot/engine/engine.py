@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.engine import checkins, safety
+from bot.engine import checkins, closure, safety
 from bot.engine.context import EngineContext
 from bot.engine.dialogs import Step
 from bot.engine.effects import (
@@ -19,6 +19,7 @@ from bot.engine.effects import (
     Send,
 )
 from bot.engine.inbound import (
+    CaseClosed,
     CheckinDue,
     Command,
     Inbound,
@@ -108,6 +109,14 @@ class _Turn:
 
     # -- handling ----------------------------------------------------------------------
     def handle(self, inbound: Inbound) -> None:
+        if self.state.closed == "deceased":
+            return  # nothing is ever sent to this chat again
+        if self.state.stopped and not isinstance(inbound, Start):
+            if isinstance(inbound, Text | Press | Command | Unsupported | StaleButton):
+                self.say("stopped_reply")
+            return  # scheduled messages and notices stay unsent
+        if self.state.closed and isinstance(inbound, SessionEvent | CheckinDue):
+            return
         match inbound:
             case Start():
                 self.on_start(inbound)
@@ -127,8 +136,14 @@ class _Turn:
                     inbound.kind, inbound.session, inbound.first, self.state, self.ctx))
             case CheckinDue():
                 checkins.ask_score(self, inbound)
+            case CaseClosed():
+                closure.on_closed(self, inbound)
 
     def on_start(self, start: Start) -> None:
+        if self.state.stopped:  # contact opens again, with fresh consent
+            self.state.stopped = False
+            self.state.consents = {}
+            self.state.position = None
         if isinstance(start.invitation, Joined):
             self.join_case(start.invitation)
             start = Start(language_hint=start.invitation.language, invitation=start.invitation)
@@ -173,6 +188,12 @@ class _Turn:
             self.enter(self.ctx.dialogs.start_of("info").key)
         elif name == "sos":
             safety.respond(self, screen_help_request(), None)
+        elif name == "stop":
+            closure.ask_stop(self)
+        elif name == "mydata":
+            closure.my_data(self)
+        elif name == "delete":
+            closure.ask_delete(self)
         elif name in CASEWORKER_COMMANDS:
             self.say("caseworker_only")
         else:
@@ -199,6 +220,9 @@ class _Turn:
             return
         if self.state.position == checkins.COMMENT:
             checkins.finish(self, text)
+            return
+        if self.state.position == closure.COMMENT:
+            closure.finish_evaluation(self, text)
             return
         if answered and self.state.position in checkins.POSITIONS:
             return  # the safety answer stands; the check-in question stays open
@@ -254,6 +278,8 @@ class _Turn:
             safety.on_safety_answer(self, action)
             return
         if action.startswith("checkin.") and checkins.on_press(self, action):
+            return
+        if action.startswith(("closure.", "contact.")) and closure.on_press(self, action):
             return
         step = self.current_step()
         key, _, choice = action.partition(":")

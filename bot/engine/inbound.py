@@ -81,8 +81,15 @@ class CheckinDue:
     reminder: bool = False
 
 
+@dataclass(frozen=True)
+class CaseClosed:
+    """The case worker closed the case: say goodbye (or, after a death, say nothing)."""
+
+    reason: str
+
+
 Inbound = (Text | Press | Command | Start | Unsupported | StaleButton | SessionEvent
-           | CheckinDue)
+           | CheckinDue | CaseClosed)
 
 
 def parse_text(text: str, language_hint: str | None = None) -> Inbound:

@@ -32,6 +32,9 @@ class Conversation:
     case_id: str | None = None  # the case this chat joined by invitation
     pending_session: str | None = None  # the session whose change is being suggested
     checkin: dict[str, Any] | None = None  # the check-in being answered: id, score, needs
+    closure: dict[str, Any] | None = None  # the final evaluation being answered
+    closed: str | None = None  # the case's closing reason; "deceased" silences everything
+    stopped: bool = False  # the person stopped contact with /stop
 
     def has_consent(self, purpose: str) -> bool:
         answer = self.consents.get(purpose)

@@ -42,7 +42,7 @@ class Care:
         self.registry = casework.registry
         self.followup = self.gateway.conversations.followup
         self.deployment = self.gateway.context.deployment
-        self.gateway.after_step = self.after_step
+        self.gateway.after_step.append(self.after_step)
         casework.plan_changed = self.plan_checkins
         for kind, handler in (("checkin_due", self._on_checkin_due),
                               ("checkin_followup", self._on_checkin_followup),
@@ -227,13 +227,18 @@ class Care:
             messages = to_messages(db, worker.telegram_id, send, self.now())
         self.gateway.outbox.enqueue(chat, messages, Priority.URGENT)
 
-    def notify(self, case_id: str, text_name: str, key: str | None = None) -> None:
+    def notify(self, case_id: str, text_name: str, key: str | None = None,
+               translate: dict[str, str] | None = None, **values: str) -> None:
+        """A notice to the case's worker, in their language; `translate` values are source
+        texts to translate first."""
         case = self.registry.case(case_id)
         worker = self.registry.caseworker(case.caseworker) if case else None
         if worker is None:
             return
         tr = self.gateway.context.translator(worker.language)
-        text = tr(self.gateway.context.dialogs.system[text_name], case_id=tr.ltr(case_id))
+        values.update({k: tr(v) for k, v in (translate or {}).items()})
+        text = tr(self.gateway.context.dialogs.system[text_name], case_id=tr.ltr(case_id),
+                  **values)
         chat = chat_key(worker.telegram_id)
         with self.gateway.conversations.store.transaction(chat_shard(chat)) as db:
             messages = to_messages(db, worker.telegram_id, Send(text, rtl=tr.rtl, protect=True),

@@ -38,6 +38,7 @@ class Casework:
         self.inbox = inbox
         self.registry = gateway.conversations.registry
         self.plan_changed: Callable[[str], object] | None = None  # set by the check-in planner
+        self.closing: Any = None  # set by the runner: closure, reopening, erasure
         scheduler.on("session_reminder", self._on_reminder)
 
     def audit(self, event: str, *, actor: str = "system", why: str = "safety",
@@ -92,7 +93,7 @@ class Casework:
         data = item.data
         case = self.registry.case(data["case_id"])
         session = case.session(data["session_id"]) if case else None
-        if (case is None or session is None or case.chat is None
+        if (case is None or session is None or case.chat is None or case.status != "active"
                 or session.status != "scheduled" or session.version != data["version"]
                 or session.starts <= now):
             log.info("scheduler: a reminder no longer applies and is dropped")
@@ -109,6 +110,14 @@ class Casework:
                     await self.session_changed(str(note["session_id"]), str(note["kind"]))
                 elif note.get("type") == "checkins" and self.plan_changed is not None:
                     await asyncio.to_thread(self.plan_changed, str(note["case_id"]))
+                elif note.get("type") == "closed" and self.closing is not None:
+                    await self.closing.case_closed(str(note["case_id"]))
+                elif note.get("type") == "reopened" and self.closing is not None:
+                    await self.closing.case_reopened(str(note["case_id"]))
+                elif note.get("type") == "erased":
+                    self.scheduler.cancel_tag(f"case:{note['case_id']}")
+                    self.scheduler.cancel_tag(f"retention:{note['case_id']}")
+                    self.scheduler.cancel_tag(f"erasure:{note['case_id']}")
                 else:
                     log.warning("inbox: a note of an unknown type is ignored")
             except Exception:

@@ -17,6 +17,7 @@ from tinydb.table import Document
 
 from bot.audit import AuditLog
 from bot.cases.followup import FollowUp
+from bot.cases.lifecycle import Lifecycle
 from bot.cases.model import Case
 from bot.cases.registry import CaseError, Registry
 from bot.engine.context import EngineContext
@@ -27,6 +28,9 @@ from bot.engine.effects import (
     ForgetPersonalData,
     RaiseAlert,
     RecordCheckin,
+    RecordEvaluation,
+    ReferralAnswer,
+    RequestErasure,
 )
 from bot.engine.engine import step
 from bot.engine.inbound import Inbound, Joined, Start
@@ -78,6 +82,7 @@ class ConversationService:
         self.audit = audit
         self.registry = Registry(store, context.deployment, clock=lambda: self.clock())
         self.followup = FollowUp(self.registry)
+        self.lifecycle = Lifecycle(self.registry, chat_shard)
 
     def handle(self, chat: str, inbound: Inbound) -> list[Effect]:
         """Step the chat's conversation; returns the effects still to apply outside the store."""
@@ -121,6 +126,20 @@ class ConversationService:
                         db.drop_table(name)
                     if effect.case_id:
                         self.registry.unlink_chat(effect.case_id, "declined")
+                    remaining.append(effect)  # the runtime cancels what was scheduled
+                elif isinstance(effect, RecordEvaluation):
+                    self.lifecycle.record_evaluation(effect.case_id, {
+                        "met": effect.met, "missing": list(effect.missing),
+                        "support": effect.support, "comment": effect.comment,
+                        "at": now.isoformat()})
+                    remaining.append(effect)
+                elif isinstance(effect, ReferralAnswer):
+                    self.lifecycle.record_referral(effect.case_id, effect.partner,
+                                                   effect.granted, now)
+                    remaining.append(effect)
+                elif isinstance(effect, RequestErasure):
+                    self.lifecycle.request_erasure(effect.case_id, now)
+                    remaining.append(effect)
                 elif isinstance(effect, AnswerSession):
                     try:
                         self.registry.answer_session(effect.case_id, effect.session_id,

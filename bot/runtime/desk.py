@@ -19,6 +19,8 @@ from bot.engine.desk import (
     AlertAcked,
     AlertDetails,
     CaseOpened,
+    CaseWasClosed,
+    CloseCase,
     DeskFailed,
     DeskInput,
     DeskState,
@@ -52,6 +54,7 @@ class DeskService:
         self.username = username
         self._workers: dict[int, CaseWorker] = {}
         self.replan: list[str] = []  # cases whose check-in plan changed (planned by the runner)
+        self.closed: list[str] = []  # cases closed here (the closing runtime follows up)
         self._workers_read = 0.0
 
     def worker(self, telegram_id: int) -> CaseWorker | None:
@@ -69,6 +72,10 @@ class DeskService:
             case_id = self.replan.pop()
             if self.casework.plan_changed is not None:
                 await asyncio.to_thread(self.casework.plan_changed, case_id)
+        while self.closed:
+            case_id = self.closed.pop()
+            if self.casework.closing is not None:
+                await self.casework.closing.case_closed(case_id)
 
     def _step(self, update: IncomingUpdate, worker: CaseWorker) -> list[str]:
         chat = chat_key(update.chat_id)
@@ -76,6 +83,7 @@ class DeskService:
         now = conversations.clock()
         outgoing: list[Outgoing] = []
         booked: list[str] = []
+        closed = self.closed
         with conversations.store.transaction(chat_shard(chat)) as db:
             table = db.table(DESK_TABLE)
             state = DeskState.from_dict(table.get(doc_id=1))  # type: ignore[arg-type]
@@ -108,6 +116,10 @@ class DeskService:
                                                alert.get("text") if alert else None)
                     elif isinstance(effect, SetPlan):
                         inbound = self._set_plan(effect)
+                    elif isinstance(effect, CloseCase):
+                        inbound = self._close(worker, effect, now)
+                        if isinstance(inbound, CaseWasClosed):
+                            closed.append(effect.case_id)
             table.upsert(Document(state.to_dict(), doc_id=1))
         for item in outgoing:
             self.gateway.outbox.enqueue(item.chat, [item.message], item.priority)
@@ -132,6 +144,16 @@ class DeskService:
                             alert_id=effect.alert_id, by=worker.telegram_id,
                             severity=alert["severity"])
         return AlertAcked(effect.case_id, effect.calling)
+
+    def _close(self, worker: CaseWorker, effect: CloseCase, now: datetime) -> DeskInput:
+        try:
+            self.gateway.conversations.lifecycle.close(effect.case_id, effect.reason, None, now)
+        except CaseError:
+            return DeskFailed("cw_not_found")
+        why = "deceased" if effect.reason == "deceased" else "casework"
+        self.casework.audit("case_closed", actor=f"caseworker:{worker.telegram_id}", why=why,
+                            case_id=effect.case_id, reason=effect.reason)
+        return CaseWasClosed(effect.case_id, effect.reason)
 
     def _set_plan(self, effect: SetPlan) -> DeskInput:
         try:

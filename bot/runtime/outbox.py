@@ -17,15 +17,17 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from bot.engine.effects import Priority
 from bot.runtime.journal import Journal
-from bot.runtime.ratelimit import ChatBucket, GlobalWindow, Limits
+from bot.runtime.ratelimit import ChatBucket, GlobalWindow, Limits, Send
 from bot.runtime.transport import (
     Blocked,
     OutButton,
@@ -40,6 +42,7 @@ from bot.runtime.transport import (
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
+MIN_IN_FLIGHT = 4
 MAX_BACKOFF = 300.0
 KEY_MEMORY = 7 * 24 * 3600.0  # how long a dedupe key is remembered, in seconds
 
@@ -95,7 +98,9 @@ class Outbox:
         self._tasks: set[asyncio.Task[None]] = set()
         self._window = GlobalWindow(self.limits.per_second, self.limits.window_margin)
         self._paused_until = 0.0
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self.max_in_flight = max_in_flight
+        self._sending = 0
+        self._answer_times: deque[float] = deque(maxlen=64)  # seconds, latest sends
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -267,29 +272,46 @@ class Outbox:
             if slot > now:
                 await self._sleep(slot - now)
                 continue
+            if self._sending >= self._in_flight_cap():
+                await self._sleep(None)  # a send that ends wakes us
+                continue
             chat = self._pop_ready()
             if chat is None:
                 timeout = self._waiting[0][0] - now if self._waiting else None
                 await self._sleep(timeout)
                 continue
-            await self._slots.acquire()
+            self._sending += 1
             queued = heapq.heappop(self._queues[chat])
             self._in_flight.add(chat)
             self._buckets[chat].take()
-            self._window.take(self.clock())
-            task = asyncio.create_task(self._deliver(queued))
+            counted = self._window.take(self.clock())
+            task = asyncio.create_task(self._deliver(queued, counted))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+
+    def _in_flight_cap(self) -> int:
+        """Sends in flight: enough for the global rate at the quickest recent answers, twice
+        over, and no more: beyond that they only queue in the HTTP client, which makes every
+        answer slower (and a slow answer holds the global window, see GlobalWindow)."""
+        if not self._answer_times:
+            return self.max_in_flight
+        need = 2 * self.limits.per_second * min(self._answer_times) + 2
+        return max(MIN_IN_FLIGHT, min(self.max_in_flight, math.ceil(need)))
 
     async def _sleep(self, timeout: float | None) -> None:
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout)
 
-    async def _deliver(self, queued: Queued) -> None:
+    async def _deliver(self, queued: Queued, counted: Send) -> None:
         chat = queued.chat
         try:
-            await self.transport.send_message(queued.message)
+            try:
+                await self.transport.send_message(queued.message)
+            finally:
+                answered = self.clock()
+                self._window.done(counted, answered)
+                self._answer_times.append(answered - counted.start)
         except RetryLater as exc:
             self.stats["rate_limited"] += 1
             log.warning("outbox: Telegram asked to wait %.1f s (message %d)",
@@ -320,7 +342,7 @@ class Outbox:
                 await self._leave(queued)
         finally:
             self._in_flight.discard(chat)
-            self._slots.release()
+            self._sending -= 1
             self._schedule(chat)
             self._check_idle()
             self._wake.set()

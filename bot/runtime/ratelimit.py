@@ -14,22 +14,76 @@ class Limits:
     window_margin: float = 0.05  # a little slack so the server never counts one too many
 
 
+class Send:
+    """One send as the global window sees it: when it started and when its answer came."""
+
+    __slots__ = ("dropped", "end", "start")
+
+    def __init__(self, start: float) -> None:
+        self.start = start
+        self.end: float | None = None  # None while in flight
+        self.dropped = False  # no longer among the `limit` most recent sends
+
+
 class GlobalWindow:
-    """At most `limit` sends in any window of (1 + margin) seconds: never a 429 from bursts."""
+    """At most `limit` sends in any second as Telegram counts them: never a 429 from bursts.
+
+    Telegram counts a send when the request reaches it, somewhere between our start and our
+    answer; a busy event loop, a slow HTTP client or the network can hold a request back
+    for tens of milliseconds or more, so spacing the starts alone is not enough. Two rules:
+
+    - a send may start only once the `limit`-th most recent one started `1 + margin`
+      seconds before (the margin is slack for Telegram's own counting), and
+    - only once every send at least `limit` back has been answered for a full second:
+      Telegram counted each of those before it answered, and counts this one after it
+      starts, so no second holds more than `limit` of them whatever the delays.
+
+    The second rule costs nothing while answers come within `margin`, and otherwise lowers
+    the rate only as much as the delays demand.
+    """
+
+    STUCK = 2.0  # a send in flight this long is taken to have been counted by then
 
     def __init__(self, limit: float, margin: float) -> None:
         self.size = max(1, int(limit))
         self.window = 1.0 + margin
-        self.sent: deque[float] = deque()
+        self.sent: deque[Send] = deque()  # the `size` most recent sends, oldest first
+        self._older_answered = float("-inf")  # latest answer among the older sends
+        self._older_in_flight: set[Send] = set()
 
     def next_slot(self, now: float) -> float:
         """The earliest time another send may start."""
-        while self.sent and self.sent[0] <= now - self.window:
-            self.sent.popleft()
-        return now if len(self.sent) < self.size else self.sent[0] + self.window
+        if len(self.sent) < self.size:
+            return now
+        oldest = self.sent[0]
+        latest_answer = max(self._older_answered, self._answered_by(oldest))
+        for send in self._older_in_flight:
+            latest_answer = max(latest_answer, self._answered_by(send))
+        return max(oldest.start + self.window, latest_answer + 1.0)
 
-    def take(self, now: float) -> None:
-        self.sent.append(now)
+    def _answered_by(self, send: Send) -> float:
+        stuck = send.start + self.STUCK
+        return stuck if send.end is None else min(send.end, stuck)
+
+    def take(self, now: float) -> Send:
+        """Count a send starting now; pass the result to `done` when its answer comes."""
+        send = Send(now)
+        self.sent.append(send)
+        if len(self.sent) > self.size:
+            older = self.sent.popleft()
+            older.dropped = True
+            if older.end is None:
+                self._older_in_flight.add(older)
+            else:
+                self._older_answered = max(self._older_answered, self._answered_by(older))
+        return send
+
+    def done(self, send: Send, now: float) -> None:
+        """The answer (or failure) for `send` came at `now`."""
+        send.end = now
+        if send.dropped and send in self._older_in_flight:
+            self._older_in_flight.discard(send)
+            self._older_answered = max(self._older_answered, self._answered_by(send))
 
 
 class ChatBucket:

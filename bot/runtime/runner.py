@@ -11,6 +11,7 @@ from bot.app import App
 from bot.channels.door import TelegramDoor, make_door
 from bot.runtime.care import Care
 from bot.runtime.casework import Casework
+from bot.runtime.closing import Closing
 from bot.runtime.desk import DeskService
 from bot.runtime.inbox import Inbox
 from bot.runtime.journal import Journal
@@ -56,6 +57,8 @@ class TelegramRunner:
         self.casework = Casework(self.gateway, self.scheduler,
                                  Inbox(app.settings.data_dir, ShardCipher(app.key)))
         self.care = Care(self.casework)
+        self.closing = Closing(self.care)
+        self.casework.closing = self.closing
         self.gateway.desk = DeskService(self.casework, lambda: self.username)
         self._background: list[asyncio.Task[None]] = []
         self.webhook: WebhookServer | None = None

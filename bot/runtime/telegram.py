@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 DELIVERY_TABLE = "delivery"
-COMMANDS = ("start", "help", "language", "privacy", "sos")
+COMMANDS = ("start", "help", "language", "privacy", "sos", "mydata", "delete", "stop")
 
 
 class DeskRouter(Protocol):
@@ -120,7 +120,7 @@ class TelegramGateway:
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock, users
         self.desk: DeskRouter | None = None  # case workers' updates go there
         # What the runtime does after a step with effects beyond messages (alerts, check-ins)
-        self.after_step: Callable[[str, str | None, list[Any]], None] | None = None
+        self.after_step: list[Callable[[str, str | None, list[Any]], None]] = []
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -203,8 +203,11 @@ class TelegramGateway:
         for (target, priority), messages in sorted(groups.items(), key=lambda g: g[0][1]):
             group_key = f"{key}:{target}" if key else None
             self.outbox.enqueue(target, messages, priority, key=group_key)
-        if others and self.after_step is not None:
-            self.after_step(chat, case_id, others)
+        for hook in self.after_step if others else ():
+            try:
+                hook(chat, case_id, others)
+            except Exception:
+                log.exception("acting on a step's effects failed (%s)", hook.__qualname__)
 
     async def deliver(self, chat: str, inbound: Inbound, key: str | None = None) -> None:
         """An event for a returnee (a session notice, a reminder), in the chat's order."""

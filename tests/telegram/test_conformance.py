@@ -80,5 +80,6 @@ async def test_commands_are_published_in_every_language(live_bot: LiveBot):
     assert languages == {None, "en", "fr", "ar", "fa", "es", "ru"}
     french = next(c for c in calls if c["params"].get("language_code") == "fr")
     commands = {c["command"]: c["description"] for c in french["params"]["commands"]}
-    assert set(commands) == {"start", "help", "language", "privacy", "sos"}
+    assert set(commands) == {"start", "help", "language", "privacy", "sos", "mydata", "delete",
+                             "stop"}
     assert commands["language"] == "Changer de langue"
