@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from bot.cases.model import Case
-from bot.cases.registry import CaseError, Registry, _load_case, _save_case, case_shard
+from bot.cases.registry import CaseError, Registry
 
 DEADLINES = {"urgent": 15 * 60, "high": 4 * 3600}  # seconds to acknowledge, by default
 
@@ -18,13 +18,7 @@ class FollowUp:
         self.registry = registry
 
     def _change(self, case_id: str, change: Callable[[Case], Any]) -> Any:
-        with self.registry.store.transaction(case_shard(case_id)) as db:
-            case = _load_case(db)
-            if case is None:
-                raise CaseError(f"no case {case_id}")
-            result = change(case)
-            _save_case(db, case)
-            return result
+        return self.registry.change_case(case_id, change)
 
     # -- check-ins -----------------------------------------------------------------------
     def set_plan(self, case_id: str, arrival: date | None, days: Iterable[int] | None,

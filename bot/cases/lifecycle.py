@@ -14,7 +14,7 @@ from typing import Any
 from tinydb import Query
 
 from bot.cases.model import CLOSE_REASONS, Case
-from bot.cases.registry import CaseError, Registry, _load_case, _save_case, case_shard
+from bot.cases.registry import CaseError, Registry, case_shard
 
 TOMBSTONES = "tombstones"
 
@@ -26,13 +26,7 @@ class Lifecycle:
         self.chat_shard = chat_shard
 
     def _change(self, case_id: str, change: Callable[[Case], Any]) -> Any:
-        with self.store.transaction(case_shard(case_id)) as db:
-            case = _load_case(db)
-            if case is None:
-                raise CaseError(f"no case {case_id}")
-            result = change(case)
-            _save_case(db, case)
-            return result
+        return self.registry.change_case(case_id, change)
 
     def close(self, case_id: str, reason: str, note: str | None, at: datetime) -> Case:
         if reason not in CLOSE_REASONS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from babel import Locale, UnknownLocaleError
 from tinydb import TinyDB
@@ -21,6 +22,7 @@ from bot.cases.model import ROLES, Case, CaseWorker, Session
 from bot.deployment import Deployment
 from bot.store.port import Store
 
+T = TypeVar("T")
 INVITE_LIFETIME = timedelta(days=14)
 CASEWORKERS = "caseworkers"
 BOT_SHARD = "bot"
@@ -149,6 +151,14 @@ class Registry:
         with self.store.snapshot(f"caseload:{caseworker}") as db:
             case_ids = [d["case_id"] for d in db.table("cases").all()]
         return [c for c in map(self.case, case_ids) if c is not None]
+
+    def change_case(self, case_id: str, change: Callable[[Case], T]) -> T:
+        """Load a case, apply `change`, save it: one transaction on the case's shard."""
+        with self.store.transaction(case_shard(case_id)) as db:
+            case = self._require(db, case_id)
+            result = change(case)
+            _save_case(db, case)
+            return result
 
     def _require(self, db: TinyDB, case_id: str) -> Case:
         case = _load_case(db)

@@ -80,6 +80,25 @@ class SimClock:
         self.now += timedelta(**delta)
 
 
+async def join(bot: LiveBot, user: int, code: str, lang: str, *, alerts: bool = True,
+               checkins: bool = True) -> None:
+    """A returnee opens the invitation link, keeps the case's language and consents."""
+    from bot.i18n import language_name
+
+    api = bot.api
+    await bot.text(user, f"/start {code}", language_code="en")
+    await bot.replies(user, 2, since=0)
+    await bot.settle()
+    await bot.press(user, button_data(api.messages_to(user)[-1], language_name(lang)))
+    await bot.settle()
+    tr = bot.app.context.translator(lang)
+    for label in (tr("Yes, I agree"),
+                  tr("Yes, alert my case worker") if alerts else tr("No, do not alert"),
+                  tr("Yes, send check-ins") if checkins else tr("No check-ins")):
+        await bot.press(user, button_data(api.messages_to(user)[-1], label))
+        await bot.settle()
+
+
 async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
                     limits: Limits = FAST_LIMITS, request_timeout: float = 15.0,
                     clock: SimClock | None = None) -> LiveBot:

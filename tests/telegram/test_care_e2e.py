@@ -7,8 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from bot.i18n import language_name
-from tests.telegram.conftest import LiveBot, SimClock, button_data, start_bot, stop_bot
+from tests.telegram.conftest import LiveBot, SimClock, button_data, join, start_bot, stop_bot
 
 WORKER, BACKUP, RETURNEE = 8001, 8002, 8003
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -19,18 +18,7 @@ async def joined(bot: LiveBot, lang: str, alerts: bool = True) -> str:
     registry.add_caseworker(BACKUP, "Sam", language="en")
     registry.add_caseworker(WORKER, "Nadia", backup=BACKUP, language="en")
     case, invitation = registry.open_case(WORKER, "XS", lang, "Europe/Paris")
-    api = bot.api
-    await bot.text(RETURNEE, f"/start {invitation.code}", language_code=lang)
-    await bot.replies(RETURNEE, 2, since=0)
-    await bot.settle()
-    await bot.press(RETURNEE, button_data(api.messages_to(RETURNEE)[-1], language_name(lang)))
-    await bot.settle()
-    tr = bot.app.context.translator(lang)
-    for label in (tr("Yes, I agree"),
-                  tr("Yes, alert my case worker") if alerts else tr("No, do not alert"),
-                  tr("Yes, send check-ins")):
-        await bot.press(RETURNEE, button_data(api.messages_to(RETURNEE)[-1], label))
-        await bot.settle()
+    await join(bot, RETURNEE, invitation.code, lang, alerts=alerts)
     return case.case_id
 
 

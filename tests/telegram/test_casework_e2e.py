@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.runtime.telegram import chat_key
-from tests.telegram.conftest import LiveBot, SimClock, button_data, start_bot, stop_bot
+from tests.telegram.conftest import SimClock, button_data, join, start_bot, stop_bot
 
 WORKER, RETURNEE, STRANGER = 7001, 7002, 7003
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -31,24 +31,6 @@ async def cli(tmp_path: Path, *args: str) -> dict:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-async def join_and_consent(bot: LiveBot, code: str, lang: str) -> None:
-    api = bot.api
-    await bot.text(RETURNEE, f"/start {code}", language_code="en")
-    await bot.replies(RETURNEE, 2, since=0)
-    await bot.settle()
-    question = api.messages_to(RETURNEE)[-1]
-    from bot.i18n import language_name
-
-    assert question["reply_markup"]["inline_keyboard"][0][0]["text"] == language_name(lang)
-    await bot.press(RETURNEE, button_data(question, language_name(lang)))
-    await bot.settle()
-    tr = bot.app.context.translator(lang)
-    for label in (tr("Yes, I agree"), tr("Yes, alert my case worker"),
-                  tr("Yes, send check-ins")):
-        await bot.press(RETURNEE, button_data(api.messages_to(RETURNEE)[-1], label))
-        await bot.settle()
-
-
 async def test_from_the_command_line(fake_bot_api, tmp_path, framework):
     clock = SimClock(START)
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", clock=clock)
@@ -62,7 +44,7 @@ async def test_from_the_command_line(fake_bot_api, tmp_path, framework):
                                          f"{opened['invite_code']}")
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,64}", opened["invite_code"])
         assert opened["case_id"] not in opened["invite_code"]
-        await join_and_consent(bot, opened["invite_code"], "fr")
+        await join(bot, RETURNEE, opened["invite_code"], "fr")
         joined = await api.wait_for_sent(chat_id=WORKER)
         assert opened["case_id"] in joined[0]["text"]
 
@@ -118,7 +100,7 @@ async def test_moves_and_cancellations_reach_the_returnee_and_replan(fake_bot_ap
                   str(WORKER), "--language", "ar")
         opened = await cli(tmp_path, "case", "new", "--caseworker", str(WORKER), "--country",
                            "XS", "--language", "ar", "--timezone", "Europe/Paris")
-        await join_and_consent(bot, opened["invite_code"], "ar")
+        await join(bot, RETURNEE, opened["invite_code"], "ar")
         booked = await cli(tmp_path, "session", "schedule", opened["case_id"], "--at",
                            "2027-03-29 10:00", "--online", "https://meet.example.org/abc")
         await api.wait_for_sent(lambda r: "meet.example.org" in r["text"], chat_id=RETURNEE)
@@ -148,7 +130,7 @@ async def test_asking_to_change_reaches_the_case_worker_with_the_suggestion(
         registry = bot.app.conversations.registry
         registry.add_caseworker(WORKER, "Ana", language="en")
         case, invitation = registry.open_case(WORKER, "XS", "en", "Africa/Abidjan")
-        await join_and_consent(bot, invitation.code, "en")
+        await join(bot, RETURNEE, invitation.code, "en")
         _case, session = registry.schedule_session(case.case_id, "2026-12-03 09:00",
                                                    place="Office")
         await bot.runner.casework.session_changed(session.session_id, "scheduled")
@@ -197,7 +179,7 @@ async def test_the_desk_in_telegram(fake_bot_api, tmp_path, framework):
         link = re.search(r"https://t\.me/counsel_test_bot\?start=([A-Za-z0-9_-]+)", done["text"])
         assert link, done["text"]
         (case,) = registry.caseload(WORKER)
-        await join_and_consent(bot, link.group(1), "fr")
+        await join(bot, RETURNEE, link.group(1), "fr")
 
         mark = api.mark()
         await bot.text(WORKER, "/schedule")

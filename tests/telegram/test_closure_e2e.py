@@ -9,9 +9,8 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.i18n import language_name
 from bot.runtime.telegram import chat_key
-from tests.telegram.conftest import LiveBot, SimClock, button_data, start_bot, stop_bot
+from tests.telegram.conftest import LiveBot, SimClock, button_data, join, start_bot, stop_bot
 
 WORKER, RETURNEE = 9001, 9002
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -31,17 +30,7 @@ async def joined(bot: LiveBot, lang: str = "en") -> str:
     registry = bot.app.conversations.registry
     registry.add_caseworker(WORKER, "Nadia", language="en")
     case, invitation = registry.open_case(WORKER, "XS", lang, "Europe/Paris")
-    api = bot.api
-    await bot.text(RETURNEE, f"/start {invitation.code}", language_code=lang)
-    await bot.replies(RETURNEE, 2, since=0)
-    await bot.settle()
-    await bot.press(RETURNEE, button_data(api.messages_to(RETURNEE)[-1], language_name(lang)))
-    await bot.settle()
-    tr = bot.app.context.translator(lang)
-    for label in (tr("Yes, I agree"), tr("Yes, alert my case worker"),
-                  tr("Yes, send check-ins")):
-        await bot.press(RETURNEE, button_data(api.messages_to(RETURNEE)[-1], label))
-        await bot.settle()
+    await join(bot, RETURNEE, invitation.code, lang)
     return case.case_id
 
 
