@@ -117,6 +117,7 @@ def case_show(args: argparse.Namespace, admin: Admin) -> int:
     case = registry.case(args.case_id)
     if case is None:
         raise CaseError(f"no case {args.case_id}")
+    admin.record("case_viewed", "casework", case_id=case.case_id)
     data = case.to_dict()
     data.pop("chat", None)  # the chat ID is for the bot, not for people
     lines = [f"Case {case.case_id}: {case.status}; {case.country}, {case.language}, "
