@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 12
 MIN_IN_FLIGHT = 4
+QUICKEST_OVER = 10.0  # seconds over which the quickest answer sets the sends in flight
 MAX_BACKOFF = 300.0
 KEY_MEMORY = 7 * 24 * 3600.0  # how long a dedupe key is remembered, in seconds
 
@@ -96,11 +97,12 @@ class Outbox:
         self._buckets: dict[str, ChatBucket] = {}
         self._in_flight: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._window = GlobalWindow(self.limits.per_second, self.limits.window_margin)
+        self._window = GlobalWindow(self.limits.per_second, self.limits.window_margin,
+                                    self.limits.pacing)
         self._paused_until = 0.0
         self.max_in_flight = max_in_flight
         self._sending = 0
-        self._answer_times: deque[float] = deque(maxlen=64)  # seconds, latest sends
+        self._quickest: deque[tuple[float, float]] = deque()  # (when, answer time), rising
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -289,13 +291,21 @@ class Outbox:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
+    def _note_answer_time(self, now: float, seconds: float) -> None:
+        quickest = self._quickest  # a sliding minimum: each entry quicker than the next
+        while quickest and quickest[-1][1] >= seconds:
+            quickest.pop()
+        quickest.append((now, seconds))
+        while quickest[0][0] < now - QUICKEST_OVER:
+            quickest.popleft()
+
     def _in_flight_cap(self) -> int:
-        """Sends in flight: enough for the global rate at the quickest recent answers, twice
+        """Sends in flight: enough for the global rate at the quickest recent answer, twice
         over, and no more: beyond that they only queue in the HTTP client, which makes every
         answer slower (and a slow answer holds the global window, see GlobalWindow)."""
-        if not self._answer_times:
+        if not self._quickest:
             return self.max_in_flight
-        need = 2 * self.limits.per_second * min(self._answer_times) + 2
+        need = 2 * self.limits.per_second * self._quickest[0][1] + 2
         return max(MIN_IN_FLIGHT, min(self.max_in_flight, math.ceil(need)))
 
     async def _sleep(self, timeout: float | None) -> None:
@@ -311,7 +321,7 @@ class Outbox:
             finally:
                 answered = self.clock()
                 self._window.done(counted, answered)
-                self._answer_times.append(answered - counted.start)
+                self._note_answer_time(answered, answered - counted.start)
         except RetryLater as exc:
             self.stats["rate_limited"] += 1
             log.warning("outbox: Telegram asked to wait %.1f s (message %d)",

@@ -12,6 +12,7 @@ class Limits:
     per_chat_per_second: float = 1.0
     per_chat_burst: int = 3
     window_margin: float = 0.05  # a little slack so the server never counts one too many
+    pacing: int = 20  # at most per_second/pacing sends start in any 1/pacing of a second
 
 
 class Send:
@@ -40,26 +41,37 @@ class GlobalWindow:
 
     The second rule costs nothing while answers come within `margin`, and otherwise lowers
     the rate only as much as the delays demand.
+
+    A third rule paces the starts: at most `ceil(limit / pacing)` in any `1 / pacing` of a
+    second (a little faster than the window, so the window still sets the rate). Without
+    it a backlog goes out in a burst of `limit` sends at the start of each window and then
+    nothing for the rest of it, so an urgent message could wait most of a second, and a
+    burst piles up in the HTTP client.
     """
 
     STUCK = 2.0  # a send in flight this long is taken to have been counted by then
 
-    def __init__(self, limit: float, margin: float) -> None:
+    def __init__(self, limit: float, margin: float, pacing: int = 1) -> None:
         self.size = max(1, int(limit))
         self.window = 1.0 + margin
         self.sent: deque[Send] = deque()  # the `size` most recent sends, oldest first
+        self.pace_size = -(-self.size // max(1, pacing))  # ceil(size / pacing)
+        self.pace_window = self.pace_size / self.size
         self._older_answered = float("-inf")  # latest answer among the older sends
         self._older_in_flight: set[Send] = set()
 
     def next_slot(self, now: float) -> float:
         """The earliest time another send may start."""
+        paced = now
+        if len(self.sent) >= self.pace_size:
+            paced = self.sent[-self.pace_size].start + self.pace_window
         if len(self.sent) < self.size:
-            return now
+            return paced
         oldest = self.sent[0]
         latest_answer = max(self._older_answered, self._answered_by(oldest))
         for send in self._older_in_flight:
             latest_answer = max(latest_answer, self._answered_by(send))
-        return max(oldest.start + self.window, latest_answer + 1.0)
+        return max(paced, oldest.start + self.window, latest_answer + 1.0)
 
     def _answered_by(self, send: Send) -> float:
         stuck = send.start + self.STUCK
