@@ -290,7 +290,7 @@ class Desk:
         """/plan CASE_ID 3,7,14,30 [monthly]: change a case's check-in plan."""
         parts = args.split()
         case_id = parts[0].upper() if parts else ""
-        case = next((c for c in self.view.cases if c.case_id == case_id), None)
+        case = self.find(case_id)
         days_text = parts[1] if len(parts) > 1 else ""
         days = tuple(int(d) for d in days_text.split(",") if d.strip().isdigit())
         if len(parts) < 2 or not days or len(days) != len(days_text.split(",")):
@@ -317,7 +317,7 @@ class Desk:
         if not case_id:
             self.say(self.text("cw_case_usage"))
             return
-        case = next((c for c in self.view.cases if c.case_id == case_id), None)
+        case = self.find(case_id)
         if not CASE_ID.match(case_id) or case is None:
             self.say(self.text("cw_not_found"))  # the same answer whether or not it exists
             return
@@ -363,7 +363,7 @@ class Desk:
         if not case_id:
             self.say(self.text("cw_close_usage"))
             return
-        case = next((c for c in self.view.cases if c.case_id == case_id), None)
+        case = self.find(case_id)
         if case is None or case.status == "closed":
             self.say(self.text("cw_not_found"))
             return
@@ -421,12 +421,15 @@ class Desk:
         self.state.flow = "schedule"
         self.ask("case", "cw_schedule_case", [(c.case_id, c.case_id) for c in cases])
 
+    def find(self, case_id: str | None) -> Case | None:
+        """A case of this worker's caseload, or None."""
+        return next((c for c in self.view.cases if c.case_id == case_id), None)
+
     def _case(self) -> Case | None:
-        return next((c for c in self.view.cases
-                     if c.case_id == self.state.data.get("case_id")), None)
+        return self.find(self.state.data.get("case_id"))
 
     def on_schedule_case(self, value: str) -> None:
-        case = next((c for c in self.view.cases if c.case_id == value), None)
+        case = self.find(value)
         if case is None:
             self.say(self.text("stale_button"))
             return

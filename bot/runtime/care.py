@@ -221,11 +221,8 @@ class Care:
             rows = ((Button(tr(system["cw_ack"]), f"{base}:ack"),
                      Button(tr(system["cw_details"]), f"{base}:details")),
                     (Button(tr(system["cw_will_call"]), f"{base}:call"),))
-        send = Send(text, rows, rtl=tr.rtl, protect=True, priority=Priority.URGENT)
-        chat = chat_key(worker.telegram_id)
-        with self.gateway.conversations.store.transaction(chat_shard(chat)) as db:
-            messages = to_messages(db, worker.telegram_id, send, self.now())
-        self.gateway.outbox.enqueue(chat, messages, Priority.URGENT)
+        self._to_worker(worker, Send(text, rows, rtl=tr.rtl, protect=True,
+                                     priority=Priority.URGENT))
 
     def notify(self, case_id: str, text_name: str, key: str | None = None,
                translate: dict[str, str] | None = None, **values: str) -> None:
@@ -239,11 +236,14 @@ class Care:
         values.update({k: tr(v) for k, v in (translate or {}).items()})
         text = tr(self.gateway.context.dialogs.system[text_name], case_id=tr.ltr(case_id),
                   **values)
+        self._to_worker(worker, Send(text, rtl=tr.rtl, protect=True), key=key)
+
+    def _to_worker(self, worker: CaseWorker, send: Send, key: str | None = None) -> None:
+        """Queue a message for a case worker; its buttons get keys in their chat's shard."""
         chat = chat_key(worker.telegram_id)
         with self.gateway.conversations.store.transaction(chat_shard(chat)) as db:
-            messages = to_messages(db, worker.telegram_id, Send(text, rtl=tr.rtl, protect=True),
-                                   self.now())
-        self.gateway.outbox.enqueue(chat, messages, Priority.REPLY, key=key)
+            messages = to_messages(db, worker.telegram_id, send, self.now())
+        self.gateway.outbox.enqueue(chat, messages, send.priority, key=key)
 
     def _audit(self, case_id: str, event: str, alert: dict[str, Any], **extra: Any) -> None:
         log.info("audit: %s %s (case %s, %s)", event, alert["alert_id"], case_id,

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from tinydb import TinyDB
 from tinydb.table import Document
 
 from bot.cases.model import CaseWorker
@@ -34,11 +33,9 @@ from bot.engine.desk import (
     desk_step,
 )
 from bot.engine.effects import Audit, Send
-from bot.engine.inbound import Press, StaleButton, Unsupported, parse_text
-from bot.runtime import callback_keys
 from bot.runtime.casework import Casework
 from bot.runtime.conversations import chat_shard
-from bot.runtime.telegram import IncomingUpdate, Outgoing, chat_key, to_messages
+from bot.runtime.telegram import IncomingUpdate, Outgoing, chat_key, inbound_from, to_messages
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +84,7 @@ class DeskService:
         with conversations.store.transaction(chat_shard(chat)) as db:
             table = db.table(DESK_TABLE)
             state = DeskState.from_dict(table.get(doc_id=1))  # type: ignore[arg-type]
-            inbound: DeskInput | None = self._to_inbound(db, update, now)
+            inbound: DeskInput | None = inbound_from(db, update, now)
             for _ in range(3):  # a command's result goes back in once
                 if inbound is None:
                     break
@@ -124,14 +121,6 @@ class DeskService:
         for item in outgoing:
             self.gateway.outbox.enqueue(item.chat, [item.message], item.priority)
         return booked
-
-    def _to_inbound(self, db: TinyDB, update: IncomingUpdate, now: object) -> DeskInput:
-        if update.kind == "callback":
-            action = callback_keys.resolve(db, update.callback_data, now)  # type: ignore[arg-type]
-            return Press(action) if action else StaleButton()
-        if update.kind == "text":
-            return parse_text(update.text, update.language_code)
-        return Unsupported(update.kind)
 
     def _acknowledge(self, worker: CaseWorker, effect: AckAlert, now: datetime) -> DeskInput:
         try:

@@ -103,6 +103,16 @@ def incoming_from_dict(update: dict[str, Any]) -> IncomingUpdate | None:
     return None
 
 
+def inbound_from(db: TinyDB, update: IncomingUpdate, now: datetime) -> Inbound:
+    """A private chat's update as engine input: a pressed key resolved in the chat's shard."""
+    if update.kind == "callback":
+        action = callback_keys.resolve(db, update.callback_data, now)
+        return Press(action) if action else StaleButton()
+    if update.kind == "text":
+        return parse_text(update.text, update.language_code)
+    return Unsupported(update.kind)
+
+
 def chat_key(chat_id: int) -> str:
     return f"{CHANNEL}:{chat_id}"
 
@@ -220,12 +230,7 @@ class TelegramGateway:
             self._release_lock(chat_id_of(chat))
 
     def _to_inbound(self, db: TinyDB, update: IncomingUpdate) -> Inbound:
-        if update.kind == "callback":
-            action = callback_keys.resolve(db, update.callback_data, self._now())
-            return Press(action) if action else StaleButton()
-        if update.kind == "text":
-            return parse_text(update.text, update.language_code)
-        return Unsupported(update.kind)
+        return inbound_from(db, update, self._now())
 
     def _render(self, db: TinyDB, chat_id: int, effects: list[Any],
                 from_person: bool) -> list[Outgoing]:
