@@ -272,7 +272,8 @@ class AiogramEcho:
 class RealBot:
     """The TelegramRunner as `counsel-bot run` builds it, on a fresh data folder."""
 
-    def __init__(self, root: str, framework: str, data_dir: Path, per_second: float) -> None:
+    def __init__(self, root: str, framework: str, data_dir: Path, per_second: float,
+                 step_processes: int = 0) -> None:
         from bot.app import build_app
         from bot.config import Settings
         from bot.runtime.ratelimit import Limits
@@ -281,7 +282,7 @@ class RealBot:
         self.app = build_app(Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(data_dir)}))
         self.runner = TelegramRunner(self.app, RunOptions(
             framework=framework, token=TOKEN, api_url=root,
-            limits=Limits(per_second=per_second)))
+            limits=Limits(per_second=per_second), step_processes=step_processes))
 
     async def start(self) -> None:
         await self.runner.start()
@@ -371,7 +372,8 @@ async def run(args: argparse.Namespace) -> int:
                             data_dir = workdir / f"data-{run_no}"
 
                             def make(d: Path = data_dir, fw: str = framework) -> Any:
-                                return RealBot(server.root, fw, d, args.per_second)
+                                return RealBot(server.root, fw, d, args.per_second,
+                                               args.step_processes)
                         next_user += users + args.warmup + 10
                         rate, n429 = await measure_once(
                             server, make, first_user=next_user, users=users,
@@ -412,6 +414,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100, help="updates before timing")
     parser.add_argument("--per-second", type=float, default=100_000,
                         help="the bot's outbox global limit during the measurement")
+    parser.add_argument("--step-processes", type=int, default=1,
+                        help="the bot's worker processes for returnees' steps (as `run`)")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temp folder")
     parser.add_argument("--profile", choices=["ptb", "aiogram"], default=None,

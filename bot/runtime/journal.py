@@ -10,11 +10,14 @@ is; `rewrite` compacts it atomically (temp file, fsync, rename).
 Group commit: `append(records, sync=False)` only writes; `sync()` then makes everything
 appended so far durable. Threads that call `sync()` while an fsync is running share the
 next one, so N threads appending at once cost about two fsyncs, not N, and a writer never
-waits for another thread's fsync just to write.
+waits for another thread's fsync just to write. `await sync_soon()` does the same for code
+on an event loop: the fsync runs in the journal's one syncer thread, and every coroutine
+that appended meanwhile waits for that same fsync, so the loop never blocks on the disk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import logging
@@ -22,6 +25,7 @@ import os
 import struct
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,8 @@ class Journal:
         self._syncing = threading.Lock()  # one fsync at a time; taken before `_io`
         self._appended = 0  # appends written so far
         self._synced = 0  # appends known to be on disk
+        self._syncer: ThreadPoolExecutor | None = None  # for `sync_soon`, made on first use
+        self._flushing: asyncio.Future[None] | None = None
 
     def _frames(self, data: bytes) -> Iterator[tuple[int, bytes]]:
         offset = 0
@@ -118,6 +124,18 @@ class Journal:
             mine = self._appended
         self._sync_to(mine)
 
+    async def sync_soon(self) -> None:
+        """Like `sync`, awaited on an event loop; the fsync runs in the syncer thread."""
+        with self._io:
+            mine = self._appended
+        while self._synced < mine:
+            if self._flushing is None or self._flushing.done():
+                if self._syncer is None:
+                    self._syncer = ThreadPoolExecutor(1, thread_name_prefix="journal-sync")
+                self._flushing = asyncio.get_running_loop().run_in_executor(
+                    self._syncer, self.sync)
+            await asyncio.shield(self._flushing)
+
     def _sync_to(self, mine: int) -> None:
         if not self._fsync:
             return
@@ -149,6 +167,8 @@ class Journal:
             self._synced = self._appended  # the old file's records are kept here or dropped
 
     def close(self) -> None:
+        if self._syncer is not None:
+            self._syncer.shutdown(wait=True)
         with self._syncing, self._io:
             os.close(self._fd)
         self._lock.close()

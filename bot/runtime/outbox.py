@@ -142,6 +142,24 @@ class Outbox:
         a note from the admin command line sends, it sends once, even if it runs again after
         a crash.
         """
+        queued = self._append(chat, messages, priority, key)
+        if queued:
+            self.journal.sync()  # outside the lock: threads enqueuing at once share one fsync
+            self._hand_to_loop(queued)
+        return [q.id for q in queued]
+
+    async def enqueue_soon(self, chat: str, messages: Iterable[OutMessage],
+                           priority: Priority = Priority.REPLY,
+                           key: str | None = None) -> list[int]:
+        """`enqueue` from the event loop: waits for the disk without blocking the loop."""
+        queued = self._append(chat, messages, priority, key)
+        if queued:
+            await self.journal.sync_soon()
+            self._hand_to_loop(queued)
+        return [q.id for q in queued]
+
+    def _append(self, chat: str, messages: Iterable[OutMessage], priority: Priority,
+                key: str | None) -> list[Queued]:
         with self._lock:
             if key is not None and key in self._keys:
                 log.info("outbox: already queued once, not again (%s)", key.split(":")[0])
@@ -153,9 +171,7 @@ class Outbox:
                 self._keys[key] = now
                 records.insert(0, {"op": "key", "key": key, "at": now})
             self._write(queued, records)
-        self.journal.sync()  # outside the lock: threads enqueuing at once share one fsync
-        self._hand_to_loop(queued)
-        return [q.id for q in queued]
+        return queued
 
     def enqueue_bulk(self, items: Iterable[tuple[str, OutMessage]]) -> int:
         """Queue many messages to many chats with one journal write (check-ins, notices)."""

@@ -18,6 +18,7 @@ from bot.runtime.journal import Journal
 from bot.runtime.outbox import Outbox
 from bot.runtime.ratelimit import Limits
 from bot.runtime.scheduler import Scheduler
+from bot.runtime.step_processes import StepProcesses
 from bot.runtime.telegram import ALLOWED_UPDATES, TelegramGateway
 from bot.runtime.webhook import WebhookServer, new_secret_token
 from bot.store.crypto import ShardCipher
@@ -38,6 +39,9 @@ class RunOptions:
     listen: tuple[str, int] = ("127.0.0.1", 8080)
     limits: Limits = field(default_factory=Limits)
     request_timeout: float = 15.0  # seconds before a Bot API call counts as failed
+    # Worker processes that step returnees' updates (0: threads in this process; needed
+    # when the app's clock is not the wall clock, as in tests that move time by hand)
+    step_processes: int = 0
 
 
 class TelegramRunner:
@@ -85,6 +89,10 @@ class TelegramRunner:
         if left:
             log.info("outbox: %d message(s) left from the last run will be sent", left)
         self._outbox_task = asyncio.create_task(self.outbox.run())
+        if self.options.step_processes:
+            self.gateway.processes = StepProcesses(self.app.settings,
+                                                   self.options.step_processes)
+            await self.gateway.processes.start()
         waiting = self.scheduler.load()
         log.info("scheduler: %d item(s) waiting", waiting)
         self._background = [asyncio.create_task(self.scheduler.run()),
@@ -124,6 +132,8 @@ class TelegramRunner:
             await self.gateway.wait_idle(timeout=30)
         except TimeoutError:
             log.error("stopping: updates still in flight after 30 s")
+        if self.gateway.processes is not None:
+            await self.gateway.processes.stop()
         await self.outbox.stop()
         if self._outbox_task is not None:
             await self._outbox_task

@@ -26,6 +26,7 @@ from bot.runtime import callback_keys
 from bot.runtime.conversations import ConversationService, chat_shard, load_state
 from bot.runtime.outbox import Outbox
 from bot.runtime.splitting import split_text
+from bot.runtime.step_processes import StepProcesses
 from bot.runtime.transport import BotCommand, OutMessage, SendError, Transport
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class TelegramGateway:
         self.transport = transport
         self._chat_locks: dict[int, tuple[asyncio.Lock, int]] = {}  # lock, users
         self.desk: DeskRouter | None = None  # case workers' updates go there
+        self.processes: StepProcesses | None = None  # else returnees step in threads here
         # What the runtime does after a step with effects beyond messages (alerts, check-ins)
         self.after_step: list[Callable[[str, str | None, list[Any]], None]] = []
         self._in_flight = 0
@@ -160,6 +162,8 @@ class TelegramGateway:
                 worker = self.desk.worker(update.chat_id) if self.desk else None
                 if self.desk is not None and worker is not None:
                     await self.desk.handle(update, worker)
+                elif self.processes is not None:
+                    await self._step_elsewhere(update, self.processes)
                 else:
                     await asyncio.to_thread(self._step, update)
         except Exception:
@@ -188,6 +192,14 @@ class TelegramGateway:
         except SendError as exc:  # the press is still handled; only the spinner stays
             log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
 
+    async def _step_elsewhere(self, update: IncomingUpdate, processes: StepProcesses) -> None:
+        """Step in a worker process; queue and act on what it asked for, here."""
+        result = await processes.step(update)
+        for chat, messages, priority, key in result.enqueued:
+            await self.outbox.enqueue_soon(chat, messages, priority, key=key)
+        for chat, case_id, others in result.after_step:
+            await asyncio.to_thread(self.act_after, chat, case_id, others)
+
     def _step(self, update: IncomingUpdate) -> None:
         def resolve(db: TinyDB) -> Inbound:
             return self._to_inbound(db, update)
@@ -213,7 +225,12 @@ class TelegramGateway:
         for (target, priority), messages in sorted(groups.items(), key=lambda g: g[0][1]):
             group_key = f"{key}:{target}" if key else None
             self.outbox.enqueue(target, messages, priority, key=group_key)
-        for hook in self.after_step if others else ():
+        if others:
+            self.act_after(chat, case_id, others)
+
+    def act_after(self, chat: str, case_id: str | None, others: list[Any]) -> None:
+        """Run the `after_step` hooks on a step's effects beyond messages (blocking)."""
+        for hook in self.after_step:
             try:
                 hook(chat, case_id, others)
             except Exception:

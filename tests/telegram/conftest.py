@@ -101,7 +101,7 @@ async def join(bot: LiveBot, user: int, code: str, lang: str, *, alerts: bool = 
 
 async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
                     limits: Limits = FAST_LIMITS, request_timeout: float = 15.0,
-                    clock: SimClock | None = None) -> LiveBot:
+                    clock: SimClock | None = None, step_processes: int = 0) -> LiveBot:
     settings = Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
     app = build_app(settings)
     if clock is not None:
@@ -109,7 +109,7 @@ async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
     options = RunOptions(framework=framework, token=api.token, api_url=api.root,
                          webhook_url="https://bot.example.org" if mode == "webhook" else None,
                          listen=("127.0.0.1", 0), limits=limits,
-                         request_timeout=request_timeout)
+                         request_timeout=request_timeout, step_processes=step_processes)
     runner = TelegramRunner(app, options)
     await runner.start()
     return LiveBot(api, runner, app, mode)

@@ -1,0 +1,80 @@
+"""Returnees' updates stepped in worker processes (`run --step-processes N`), through the real
+frameworks and the fake Bot API: the same conversations, the runtime's follow-up on their
+effects (alerts), and a worker that dies is replaced without taking the bot down."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+
+from bot.runtime.telegram import chat_key
+from tests.telegram.conftest import button_data, join, start_bot, stop_bot
+from tests.telegram.test_conformance import test_onboarding_consent_and_information_in_french
+
+WORKER, RETURNEE = 8101, 8102
+
+
+@pytest.mark.parametrize(("mode", "processes"), [("polling", 1), ("webhook", 2)])
+async def test_onboarding_in_step_processes(fake_bot_api, tmp_path, framework, mode,
+                                            processes):
+    bot = await start_bot(fake_bot_api, tmp_path, framework, mode, step_processes=processes)
+    try:
+        assert bot.runner.gateway.processes is not None
+        assert bot.runner.gateway.processes.count == processes
+        await test_onboarding_consent_and_information_in_french(bot)
+    finally:
+        await stop_bot(bot)
+
+
+async def test_distress_in_a_step_process_alerts_the_case_worker(fake_bot_api, tmp_path,
+                                                                  framework):
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
+    api = fake_bot_api
+    try:
+        registry = bot.app.conversations.registry
+        registry.add_caseworker(WORKER, "Nadia", language="en")
+        case, invitation = registry.open_case(WORKER, "XS", "fr", "Europe/Paris")
+        await join(bot, RETURNEE, invitation.code, "fr")
+        mark = api.mark()
+        await bot.text(RETURNEE, "je veux mourir", language_code="fr")
+        (answer,) = await bot.replies(RETURNEE, since=mark)
+        for contact in bot.app.context.deployment.country("XS").emergency_contacts:
+            assert contact.phone in answer["text"]
+        # The alert is raised by the parent's runtime from the effects the worker reported.
+        (alert,) = await api.wait_for_sent(chat_id=WORKER, since=mark)
+        assert case.case_id in alert["text"] and "je veux mourir" not in alert["text"]
+        stored = bot.app.conversations.registry.case(case.case_id)
+        assert stored is not None and [a["status"] for a in stored.alerts] == ["open"]
+        # The desk stays in the parent: the worker's press works as in-process.
+        mark = api.mark()
+        await bot.press(WORKER, button_data(alert, "Show details"))
+        (details,) = await bot.replies(WORKER, since=mark)
+        assert "je veux mourir" in details["text"]
+    finally:
+        await stop_bot(bot)
+
+
+async def test_a_killed_step_process_is_replaced(fake_bot_api, tmp_path, framework, caplog):
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
+    api = fake_bot_api
+    try:
+        processes = bot.runner.gateway.processes
+        assert processes is not None
+        first = processes._workers[0].process
+        os.kill(first.pid, signal.SIGKILL)
+        for _ in range(200):  # the parent notices the end of the pipe and starts another
+            worker = processes._workers[0]
+            if worker.process is not first and worker.writer is not None \
+                    and not worker.writer.is_closing():
+                break
+            await bot.settle()
+        assert processes._workers[0].process is not first
+        assert "step process 0 ended" in caplog.text
+        mark = api.mark()
+        await bot.text(RETURNEE, "/start", language_code="en")
+        await bot.replies(RETURNEE, 2, since=mark)
+        assert bot.app.conversations.state_of(chat_key(RETURNEE)).position is not None
+    finally:
+        await stop_bot(bot)
