@@ -49,6 +49,20 @@ def _listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def _default_step_processes() -> int:
+    """One worker process per spare core, at most two; none on a single core."""
+    import os
+
+    return max(0, min(2, (os.cpu_count() or 1) - 1))
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
     import os
@@ -70,6 +84,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         api_url=os.environ.get("COUNSEL_BOT_API_URL", OFFICIAL_API),
         webhook_url=args.webhook_url, listen=args.listen,
         limits=Limits(per_second=args.rate_limit),
+        step_processes=args.step_processes,
     )
     app = build_app(settings)
 
@@ -125,6 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="HOST:PORT the webhook server listens on (default 127.0.0.1:8080)")
     run.add_argument("--rate-limit", type=float, default=30.0,
                      help="messages a second across all chats (Telegram allows about 30)")
+    run.add_argument("--step-processes", type=_count, default=_default_step_processes(),
+                     help="worker processes that step returnees' conversations, beside the "
+                     "one talking to Telegram; 0 steps them in threads of that one (default: "
+                     "%(default)s on this machine, from its CPU count)")
     run.set_defaults(run=_run)
 
     from bot.cli_casework import add_commands

@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import signal
 import socket
 import struct
 from collections import deque
@@ -72,7 +73,13 @@ class _RecordingOutbox:
 
 
 def _worker_main(conn: Any, settings: Settings, log_level: int) -> None:
-    """A worker process: build the app, then step updates until told to stop."""
+    """A worker process: build the app, then step updates until told to stop.
+
+    Ctrl-C and SIGTERM reach the whole process group; the worker leaves them to the bot,
+    which lets it finish what it holds and then tells it to stop (or closes the pipe).
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     from bot.app import build_app
     from bot.logging_setup import configure_logging
     from bot.runtime.telegram import TelegramGateway

@@ -59,7 +59,7 @@ async def run_cli(api: FakeBotApi, tmp_path: Path, *args: str) -> asyncio.subpro
            "COUNSEL_BOT_KEY_FILE": str(tmp_path / "keys" / "key")}
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot.cli", "-v", "run", *args, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
 
 
 async def test_run_polls_answers_and_stops_cleanly_on_sigterm(fake_bot_api, tmp_path, framework):
@@ -78,6 +78,25 @@ async def test_run_polls_answers_and_stops_cleanly_on_sigterm(fake_bot_api, tmp_
     assert api.token not in logs and api.token.split(":")[1] not in logs
     assert "Amina" not in logs and "secret words" not in logs
     assert "polling as @counsel_test_bot" in logs
+    assert "stopped;" in logs
+
+
+async def test_ctrl_c_stops_the_bot_and_its_step_processes_cleanly(fake_bot_api, tmp_path):
+    """Ctrl-C in a terminal reaches the whole process group, the step processes too: they
+    finish what they hold and end when the bot tells them, not in the middle of a step."""
+    api = fake_bot_api
+    process = await run_cli(api, tmp_path, "--framework", "aiogram", "--step-processes", "2")
+    try:
+        await api.wait_for_call("setMyCommands", count=7, timeout=30)
+        api.user_sends_text(USER, "/start", language_code="fr")
+        await api.wait_for_sent(chat_id=USER, count=2, timeout=15)
+    finally:
+        os.killpg(process.pid, signal.SIGINT)
+        _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
+    logs = err.decode()
+    assert process.returncode == 0, logs
+    assert "2 step process(es) ready" in logs
+    assert "ended" not in logs and "Traceback" not in logs
     assert "stopped;" in logs
 
 
