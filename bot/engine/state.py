@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field
 from typing import Any
 
 PURPOSES: tuple[str, ...] = ("counselling", "safety_alerts", "checkins")
@@ -41,7 +42,13 @@ class Conversation:
         return bool(answer and answer.granted)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A plain copy, as `dataclasses.asdict` gives, without its generic (slow) walk."""
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["consents"] = {k: dict(vars(v)) for k, v in self.consents.items()}
+        data["consent_log"] = [dict(vars(v)) for v in self.consent_log]
+        data["checkin"] = copy.deepcopy(self.checkin)
+        data["closure"] = copy.deepcopy(self.closure)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Conversation:

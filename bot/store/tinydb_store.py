@@ -36,13 +36,14 @@ SHARDS_DIR = "shards"
 _KEYCHECK_TEXT = b"counsel-bot keycheck v1"
 _KEYCHECK_AAD = b"counsel-bot/keycheck"
 _TMP_MARK = ".tmp"
+_REMEMBERED = 200_000  # per-process memo sizes (file names, swept shards)
 
 
 class EncryptedShardStorage(BufferedStorage):
     """A shard's TinyDB storage: decrypted state in memory, sealed file on commit."""
 
     def __init__(
-        self, state: bytes | None, *, path: Path, key: str, file_id: str, read_only: bool
+        self, state: bytes | None, *, path: str, key: str, file_id: str, read_only: bool
     ) -> None:
         super().__init__(state, read_only=read_only, name=file_id)
         self.path = path
@@ -50,11 +51,12 @@ class EncryptedShardStorage(BufferedStorage):
 
     @classmethod
     def load(
-        cls, cipher: ShardCipher, path: Path, key: str, file_id: str, *, read_only: bool
+        cls, cipher: ShardCipher, path: str, key: str, file_id: str, *, read_only: bool
     ) -> EncryptedShardStorage:
         """Read and decrypt the shard file (``None`` state when it does not exist)."""
         try:
-            blob = path.read_bytes()
+            with open(path, "rb") as fh:
+                blob = fh.read()
         except FileNotFoundError:
             return cls(None, path=path, key=key, file_id=file_id, read_only=read_only)
         except OSError as exc:
@@ -85,13 +87,16 @@ class EncryptedShardStorage(BufferedStorage):
 
 @dataclass
 class _Handle:
+    # Paths are plain strings: a transaction builds several, and pathlib costs more than the
+    # rest of the path work together.
     key: str
     file_id: str
-    dir: Path
-    data: Path
-    lock: Path
+    dir: str
+    data: str
+    lock: str
     fd: int | None  # flock holder; None for a snapshot of an absent shard
     exclusive: bool
+    exists: bool | None = None  # whether the shard file exists, once known
 
 
 class TinyDBStore(ShardStoreBase[_Handle]):
@@ -122,6 +127,10 @@ class TinyDBStore(ShardStoreBase[_Handle]):
         self._lock_timeout = lock_timeout
         self._durable = durable
         self._threads = KeyedLocks()
+        # Per-process memory of work that needs doing once, not on every transaction:
+        self._file_ids: dict[str, str] = {}  # shard key -> HMAC file name
+        self._known_dirs: set[str] = set()  # leaf folders known to exist
+        self._swept: set[str] = set()  # shards whose leftover temp files were removed
         self._open_data_dir()
 
     # -- data folder -------------------------------------------------------------------
@@ -170,15 +179,20 @@ class TinyDBStore(ShardStoreBase[_Handle]):
     def _handle(self, key: str, *, exclusive: bool) -> _Handle:
         if not isinstance(key, str) or not key:
             raise StoreUsageError("A shard key must be a non-empty string", op="key")
-        fid = self._cipher.file_id(key)
-        leaf = self._shards / fid[:2] / fid[2:4]
-        return _Handle(key, fid, leaf, leaf / f"{fid}.db", leaf / f"{fid}.lock", None, exclusive)
+        fid = self._file_ids.get(key)
+        if fid is None:
+            fid = self._cipher.file_id(key)
+            if len(self._file_ids) >= _REMEMBERED:
+                self._file_ids.clear()
+            self._file_ids[key] = fid
+        leaf = f"{self._shards}/{fid[:2]}/{fid[2:4]}"
+        return _Handle(key, fid, leaf, f"{leaf}/{fid}.db", f"{leaf}/{fid}.lock", None, exclusive)
 
     def _acquire(self, key: str, *, shared: bool, op: str) -> _Handle:
         handle = self._handle(key, exclusive=not shared)
         self._threads.acquire(handle.file_id, self._lock_timeout)
         try:
-            if shared and not handle.data.exists():
+            if shared and not os.path.exists(handle.data):
                 return handle  # nothing to read: no lock file, no directories created
             if not shared:
                 self._ensure_dir(handle.dir)
@@ -186,8 +200,14 @@ class TinyDBStore(ShardStoreBase[_Handle]):
                 handle.fd = lock_file(
                     handle.lock, shared=shared, timeout=self._lock_timeout, name=handle.file_id
                 )
-            except FileNotFoundError:  # snapshot raced with an erase of the directory
-                return handle
+            except FileNotFoundError:
+                if shared:  # snapshot raced with an erase of the directory
+                    return handle
+                self._known_dirs.discard(handle.dir)  # removed behind our back: make it again
+                self._ensure_dir(handle.dir)
+                handle.fd = lock_file(
+                    handle.lock, shared=shared, timeout=self._lock_timeout, name=handle.file_id
+                )
         except BaseException:
             self._threads.release(handle.file_id)
             raise
@@ -197,7 +217,10 @@ class TinyDBStore(ShardStoreBase[_Handle]):
         try:
             if handle.fd is not None:
                 # An exclusive holder drops the lock file of a shard that does not exist.
-                drop = handle.exclusive and not handle.data.exists()
+                exists = handle.exists
+                if exists is None:
+                    exists = os.path.exists(handle.data)
+                drop = handle.exclusive and not exists
                 unlock_file(handle.fd, handle.lock if drop else None)
         finally:
             self._threads.release(handle.file_id)
@@ -207,18 +230,25 @@ class TinyDBStore(ShardStoreBase[_Handle]):
             return EncryptedShardStorage(
                 None, path=handle.data, key=handle.key, file_id=handle.file_id, read_only=True
             )
-        return EncryptedShardStorage.load(
+        storage = EncryptedShardStorage.load(
             self._cipher, handle.data, handle.key, handle.file_id, read_only=read_only
         )
+        handle.exists = storage.state is not None
+        return storage
 
     def _commit(self, handle: _Handle, storage: BufferedStorage) -> None:
         assert isinstance(storage, EncryptedShardStorage)
         blob = storage.seal(self._cipher)
-        self._clean_temp_files(handle)
-        tmp = handle.dir / f"{handle.file_id}{_TMP_MARK}{secrets.token_hex(4)}"
+        if handle.file_id not in self._swept:  # once per shard and process
+            self._clean_temp_files(handle)
+            if len(self._swept) >= _REMEMBERED:
+                self._swept.clear()
+            self._swept.add(handle.file_id)
+        tmp = f"{handle.dir}/{handle.file_id}{_TMP_MARK}{secrets.token_hex(4)}"
         try:
             self._write_file(tmp, blob)
             os.replace(tmp, handle.data)
+            handle.exists = True
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
@@ -229,6 +259,7 @@ class TinyDBStore(ShardStoreBase[_Handle]):
 
     def _delete(self, handle: _Handle) -> None:
         self._clean_temp_files(handle)
+        handle.exists = False
         try:
             os.unlink(handle.data)
         except FileNotFoundError:
@@ -238,11 +269,16 @@ class TinyDBStore(ShardStoreBase[_Handle]):
     def exists(self, key: str) -> bool:
         """True if the shard file exists (written and not erased)."""
         self._check_open("exists")
-        return self._handle(key, exclusive=False).data.exists()
+        return os.path.exists(self._handle(key, exclusive=False).data)
 
     # -- file helpers ------------------------------------------------------------------
     def _clean_temp_files(self, handle: _Handle) -> None:
-        """Remove temp files left by a killed writer (we hold the shard's lock)."""
+        """Remove temp files left by a killed writer (we hold the shard's lock).
+
+        Done on the first commit of each shard in a process, not on every commit: a leftover
+        is harmless but for its disk space (it is encrypted and never read), and a writer
+        killed later leaves one that the next process to start cleans up.
+        """
         prefix = handle.file_id + _TMP_MARK
         with contextlib.suppress(FileNotFoundError), os.scandir(handle.dir) as entries:
             for entry in entries:
@@ -250,7 +286,7 @@ class TinyDBStore(ShardStoreBase[_Handle]):
                     with contextlib.suppress(FileNotFoundError):
                         os.unlink(entry.path)
 
-    def _write_file(self, path: Path, blob: bytes) -> None:
+    def _write_file(self, path: str | Path, blob: bytes) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
             view = memoryview(blob)
@@ -261,18 +297,22 @@ class TinyDBStore(ShardStoreBase[_Handle]):
         finally:
             os.close(fd)
 
-    def _ensure_dir(self, leaf: Path) -> None:
-        if leaf.is_dir():
+    def _ensure_dir(self, leaf: str) -> None:
+        if leaf in self._known_dirs:
+            return
+        if os.path.isdir(leaf):
+            self._known_dirs.add(leaf)
             return
         if not self._shards.is_dir():
             raise StoreError(
                 f"The shards folder of {self.data_dir} has disappeared", op="transaction"
             )
-        leaf.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._fsync_dir(leaf.parent)
+        os.makedirs(leaf, mode=0o700, exist_ok=True)
+        self._fsync_dir(os.path.dirname(leaf))
         self._fsync_dir(self._shards)
+        self._known_dirs.add(leaf)
 
-    def _fsync_dir(self, path: Path) -> None:
+    def _fsync_dir(self, path: str | Path) -> None:
         if not self._durable:
             return
         fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
