@@ -110,6 +110,8 @@ class Outbox:
         self._stopping = False
         self._done_since_compaction = 0
         self._keys: dict[str, float] = {}  # dedupe key -> when it was first queued (epoch)
+        self._outcomes: list[tuple[int, str]] = []  # finished, not yet in the journal
+        self._outcomes_due = False
         self.stats = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "rate_limited": 0}
 
     # -- persistence ---------------------------------------------------------------------
@@ -120,6 +122,10 @@ class Outbox:
         for record in self.journal.replay():
             if record["op"] == "key":
                 self._keys[record["key"]] = record["at"]
+                continue
+            if record["op"] == "done":  # outcomes of several messages, written together
+                for done_id, _outcome in record["ids"]:
+                    pending.pop(done_id, None)
                 continue
             last_id = max(last_id, record["id"])
             if record.get("key"):
@@ -208,11 +214,30 @@ class Outbox:
 
     def _finish(self, queued: Queued, outcome: str) -> None:
         self._pending.pop(queued.id, None)
-        # Outcomes are not fsynced (the next enqueue's fsync takes them along): a killed
-        # process keeps them (the kernel has them); only a power cut could lose the last
-        # few, which then go again. Not waiting for the disk keeps the event loop running.
-        self.journal.append([{"op": outcome, "id": queued.id}], sync=False)
-        self._done_since_compaction += 1
+        self._outcomes.append((queued.id, outcome))
+        if self._outcomes_due:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_outcomes()
+            return
+        self._outcomes_due = True
+        loop.call_soon(self._write_outcomes)
+
+    def _write_outcomes(self) -> None:
+        """The outcomes of this turn of the event loop, as one journal record.
+
+        Outcomes are not fsynced (the next enqueue's fsync takes them along): a killed
+        process keeps them (the kernel has them); only a power cut could lose the last few,
+        which then go again. Not waiting for the disk keeps the event loop running.
+        """
+        self._outcomes_due = False
+        done, self._outcomes = self._outcomes, []
+        if not done:
+            return
+        self.journal.append([{"op": "done", "ids": [[i, o] for i, o in done]}], sync=False)
+        self._done_since_compaction += len(done)
         if self._done_since_compaction >= self.compact_every:
             self._compact()
 
@@ -222,6 +247,7 @@ class Outbox:
         return [{"op": "key", "key": k, "at": at} for k, at in self._keys.items()]
 
     def _compact(self) -> None:
+        self._outcomes.clear()  # their messages are left out of `live` below
         with self._lock:
             # Messages still on their way to the loop are in the journal but not yet in
             # `_pending`: keep them too.
@@ -412,6 +438,7 @@ class Outbox:
         self._wake.set()
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        self._write_outcomes()
 
     @property
     def pending(self) -> int:

@@ -8,8 +8,10 @@ import time
 import pytest
 
 from bot.runtime.conversations import chat_shard
+from bot.runtime.journal import Journal
 from bot.runtime.ratelimit import Limits
 from bot.runtime.telegram import DELIVERY_TABLE, chat_key
+from bot.store.crypto import ShardCipher
 from tests.telegram.conftest import LiveBot, start_bot, stop_bot
 
 USER = 5553001
@@ -114,3 +116,27 @@ async def test_urgent_and_replies_go_before_bulk(fake_bot_api, tmp_path, framewo
         await bot.settle()
     finally:
         await stop_bot(bot)
+
+
+async def test_messages_sent_before_a_restart_are_not_sent_again(fake_bot_api, tmp_path,
+                                                                 framework):
+    """Outcomes are journalled in batches, one record per turn of the event loop; a restart
+    reads them back and sends nothing a second time."""
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling")
+    for user in range(USER, USER + 5):
+        await bot.text(user, "/start")
+    await bot.settle()
+    assert len(fake_bot_api.sent) == 10
+    await stop_bot(bot)
+    journal = Journal(bot.runner.journal.path, ShardCipher(bot.app.key))
+    done = [r for r in journal.replay() if r["op"] == "done"]
+    journal.close()
+    assert sorted(i for r in done for i, outcome in r["ids"] if outcome == "sent") \
+        == list(range(1, 11))
+    again = await start_bot(fake_bot_api, tmp_path, framework, "polling")
+    try:
+        assert again.runner.outbox.pending == 0
+        await asyncio.sleep(0.3)
+        assert len(fake_bot_api.sent) == 10
+    finally:
+        await stop_bot(again)
