@@ -51,6 +51,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.cli import default_step_processes
+
 TOKEN = "123456789:AAbenchmarkBenchmarkBenchmarkBench0"
 
 
@@ -414,8 +416,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=100, help="updates before timing")
     parser.add_argument("--per-second", type=float, default=100_000,
                         help="the bot's outbox global limit during the measurement")
-    parser.add_argument("--step-processes", type=int, default=1,
-                        help="the bot's worker processes for returnees' steps (as `run`)")
+    parser.add_argument("--step-processes", type=int, default=default_step_processes(),
+                        help="the bot's worker processes for returnees' steps (default: as "
+                        "`counsel-bot run` on this machine)")
     parser.add_argument("--timeout", type=float, default=120.0)
     parser.add_argument("--dir", type=Path, default=None, help="parent of the temp folder")
     parser.add_argument("--profile", choices=["ptb", "aiogram"], default=None,

@@ -49,11 +49,15 @@ def _listen(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def _default_step_processes() -> int:
-    """One worker process per spare core, at most two; none on a single core."""
+def default_step_processes() -> int:
+    """Two worker processes where there is a second core, none on a single core.
+
+    Two, not one, on two cores: a worker waits for the disk (fsync) on every commit, and a
+    second one steps another chat meanwhile (benchmarks/README.md has the figures).
+    """
     import os
 
-    return max(0, min(2, (os.cpu_count() or 1) - 1))
+    return 2 if (os.cpu_count() or 1) >= 2 else 0
 
 
 def _count(value: str) -> int:
@@ -140,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="HOST:PORT the webhook server listens on (default 127.0.0.1:8080)")
     run.add_argument("--rate-limit", type=float, default=30.0,
                      help="messages a second across all chats (Telegram allows about 30)")
-    run.add_argument("--step-processes", type=_count, default=_default_step_processes(),
+    run.add_argument("--step-processes", type=_count, default=default_step_processes(),
                      help="worker processes that step returnees' conversations, beside the "
                      "one talking to Telegram; 0 steps them in threads of that one (default: "
                      "%(default)s on this machine, from its CPU count)")
