@@ -46,6 +46,15 @@ _HEADER = struct.Struct("!i")  # multiprocessing.connection's frame: big-endian 
 _LONG = struct.Struct("!Q")  # ... or -1 and an 8-byte length for frames over 2 GiB
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """An event for a returnee's chat from the runtime (a session notice, a check-in)."""
+
+    chat: str
+    inbound: Any
+    key: str | None = None
+
+
 class StepFailed(Exception):
     """The worker could not step the update (it logged why, without the person's words)."""
 
@@ -102,9 +111,12 @@ def _worker_main(conn: Any, settings: Settings, log_level: int) -> None:
                 return
             outbox.result = StepResult()
             try:
-                gateway._step(update)
+                if isinstance(update, Delivery):
+                    gateway.step(update.chat, lambda _db, d=update: d.inbound, update.key)
+                else:
+                    gateway._step(update)
             except Exception as exc:  # logged here with its trace; the parent logs the update
-                log.exception("update %d could not be stepped", update.update_id)
+                log.exception("a step could not be done (%s)", type(update).__name__)
                 outbox.result = StepResult(error=type(exc).__name__)
             conn.send(outbox.result)
     finally:
@@ -155,9 +167,9 @@ class StepProcesses:
             raise RuntimeError(f"step process {worker.number} did not start")
         worker.reading = asyncio.create_task(self._read_results(worker))
 
-    async def step(self, update: Any) -> StepResult:
-        """Step `update` in its chat's worker; raises StepFailed if that failed."""
-        worker = self._workers[update.chat_id % len(self._workers)]
+    async def step(self, chat_id: int, update: Any) -> StepResult:
+        """Step an IncomingUpdate or a Delivery in its chat's worker; raises StepFailed."""
+        worker = self._workers[chat_id % len(self._workers)]
         if worker.writer is None or worker.writer.is_closing():
             raise StepFailed("step process unavailable")
         future: asyncio.Future[StepResult] = asyncio.get_running_loop().create_future()

@@ -26,7 +26,7 @@ from bot.runtime import callback_keys
 from bot.runtime.conversations import ConversationService, chat_shard, load_state
 from bot.runtime.outbox import Outbox
 from bot.runtime.splitting import split_text
-from bot.runtime.step_processes import StepProcesses
+from bot.runtime.step_processes import Delivery, StepProcesses
 from bot.runtime.transport import BotCommand, OutMessage, SendError, Transport
 
 log = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ class TelegramGateway:
                 if self.desk is not None and worker is not None:
                     await self.desk.handle(update, worker)
                 elif self.processes is not None:
-                    await self._step_elsewhere(update, self.processes)
+                    await self._step_elsewhere(update.chat_id, update, self.processes)
                 else:
                     await asyncio.to_thread(self._step, update)
         except Exception:
@@ -192,9 +192,10 @@ class TelegramGateway:
         except SendError as exc:  # the press is still handled; only the spinner stays
             log.warning("answerCallbackQuery failed: %s", type(exc).__name__)
 
-    async def _step_elsewhere(self, update: IncomingUpdate, processes: StepProcesses) -> None:
+    async def _step_elsewhere(self, chat_id: int, update: IncomingUpdate | Delivery,
+                              processes: StepProcesses) -> None:
         """Step in a worker process; queue and act on what it asked for, here."""
-        result = await processes.step(update)
+        result = await processes.step(chat_id, update)
         for chat, messages, priority, key in result.enqueued:
             await self.outbox.enqueue_soon(chat, messages, priority, key=key)
         for chat, case_id, others in result.after_step:
@@ -242,7 +243,11 @@ class TelegramGateway:
         self._chat_locks[chat_id_of(chat)] = (lock, users + 1)
         try:
             async with lock:
-                await asyncio.to_thread(self.step, chat, lambda _db: inbound, key)
+                if self.processes is not None:
+                    await self._step_elsewhere(chat_id_of(chat), Delivery(chat, inbound, key),
+                                               self.processes)
+                else:
+                    await asyncio.to_thread(self.step, chat, lambda _db: inbound, key)
         finally:
             self._release_lock(chat_id_of(chat))
 

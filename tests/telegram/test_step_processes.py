@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -76,5 +77,33 @@ async def test_a_killed_step_process_is_replaced(fake_bot_api, tmp_path, framewo
         await bot.text(RETURNEE, "/start", language_code="en")
         await bot.replies(RETURNEE, 2, since=mark)
         assert bot.app.conversations.state_of(chat_key(RETURNEE)).position is not None
+    finally:
+        await stop_bot(bot)
+
+
+async def test_a_session_notice_is_stepped_in_a_step_process(fake_bot_api, tmp_path,
+                                                              framework):
+    """Events from the runtime (here a session notice) take the same road as updates."""
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=2)
+    api = fake_bot_api
+    try:
+        registry = bot.app.conversations.registry
+        registry.add_caseworker(WORKER, "Ana", language="en")
+        case, invitation = registry.open_case(WORKER, "XS", "en", "Africa/Abidjan")
+        await join(bot, RETURNEE, invitation.code, "en")
+        when = (datetime.now(UTC) + timedelta(days=10)).strftime("%Y-%m-%d 10:00")
+        _case, session = registry.schedule_session(case.case_id, when, place="Office 7")
+        await bot.runner.casework.session_changed(session.session_id, "scheduled")
+        (notice,) = await api.wait_for_sent(lambda r: "Office 7" in r["text"],
+                                            chat_id=RETURNEE)
+        # Sent once, even when the same event is delivered again (the outbox's key).
+        await bot.runner.casework.session_changed(session.session_id, "scheduled")
+        await bot.settle()
+        assert sum("Office 7" in r["text"] for r in api.messages_to(RETURNEE)) == 1
+        mark = api.mark()
+        await bot.press(RETURNEE, button_data(notice, "I will come"))
+        await bot.replies(RETURNEE, since=mark)
+        await bot.settle()
+        assert registry.case(case.case_id).sessions[0].answer == "confirmed"
     finally:
         await stop_bot(bot)
