@@ -126,19 +126,7 @@ class ShardStoreBase(ABC, Generic[H]):
                 )
             yield from self._nested(current)
             return
-        handle = self._acquire(key, shared=False, op="transaction")
-        try:
-            storage = self._load(handle, read_only=False)
-            active[key] = _Active(storage, open_db(storage))
-            try:
-                yield active[key].db
-            finally:
-                del active[key]
-                storage.finished = True
-            if storage.dirty:
-                self._commit(handle, storage)
-        finally:
-            self._release(handle)
+        yield from self._open(key, shared=False)
 
     @contextmanager
     def snapshot(self, key: str) -> Iterator[TinyDB]:
@@ -153,17 +141,7 @@ class ShardStoreBase(ABC, Generic[H]):
             finally:
                 view.finished = True
             return
-        handle = self._acquire(key, shared=True, op="snapshot")
-        try:
-            storage = self._load(handle, read_only=True)
-            active[key] = _Active(storage, open_db(storage))
-            try:
-                yield active[key].db
-            finally:
-                del active[key]
-                storage.finished = True
-        finally:
-            self._release(handle)
+        yield from self._open(key, shared=True)
 
     def erase(self, key: str) -> None:
         """See :meth:`bot.store.port.Store.erase`."""
@@ -187,6 +165,24 @@ class ShardStoreBase(ABC, Generic[H]):
         self.close()
 
     # -- helpers -----------------------------------------------------------------------
+    def _open(self, key: str, *, shared: bool) -> Iterator[TinyDB]:
+        """Lock, load and hand out the shard; a transaction (not shared) commits its writes
+        when the block ends without an exception."""
+        active = self._active()
+        handle = self._acquire(key, shared=shared, op="snapshot" if shared else "transaction")
+        try:
+            storage = self._load(handle, read_only=shared)
+            active[key] = _Active(storage, open_db(storage))
+            try:
+                yield active[key].db
+            finally:
+                del active[key]
+                storage.finished = True
+            if storage.dirty:
+                self._commit(handle, storage)
+        finally:
+            self._release(handle)
+
     @staticmethod
     def _nested(current: _Active) -> Iterator[TinyDB]:
         storage = current.storage

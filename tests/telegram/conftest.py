@@ -130,31 +130,31 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-@pytest_asyncio.fixture
-async def live_bot(fake_bot_api: FakeBotApi, tmp_path: Any, framework: str,  # noqa: F811
+async def _running(api: FakeBotApi, tmp_path: Any, framework: str,
                    mode: str) -> AsyncIterator[LiveBot]:
-    bot = await start_bot(fake_bot_api, tmp_path, framework, mode)
+    bot = await start_bot(api, tmp_path, framework, mode)
     try:
         yield bot
     finally:
         await stop_bot(bot)
+
+
+@pytest_asyncio.fixture
+async def live_bot(fake_bot_api: FakeBotApi, tmp_path: Any, framework: str,  # noqa: F811
+                   mode: str) -> AsyncIterator[LiveBot]:
+    async for bot in _running(fake_bot_api, tmp_path, framework, mode):
+        yield bot
 
 
 @pytest_asyncio.fixture
 async def polling_bot(fake_bot_api: FakeBotApi, tmp_path: Any,  # noqa: F811
                       framework: str) -> AsyncIterator[LiveBot]:
-    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling")
-    try:
+    async for bot in _running(fake_bot_api, tmp_path, framework, "polling"):
         yield bot
-    finally:
-        await stop_bot(bot)
 
 
 @pytest_asyncio.fixture
 async def webhook_bot(fake_bot_api: FakeBotApi, tmp_path: Any,  # noqa: F811
                       framework: str) -> AsyncIterator[LiveBot]:
-    bot = await start_bot(fake_bot_api, tmp_path, framework, "webhook")
-    try:
+    async for bot in _running(fake_bot_api, tmp_path, framework, "webhook"):
         yield bot
-    finally:
-        await stop_bot(bot)
