@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from outbox_fanout import running_outbox
 from telegram_overhead import FakeServerProcess
 
-from bot.engine.effects import Priority
-from bot.runtime.transport import OutMessage
+from counsel_bot.engine.effects import Priority
+from counsel_bot.runtime.transport import OutMessage
 
 URGENT_CHAT = 900_000_000
 

@@ -18,9 +18,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.runtime.journal import Journal
-from bot.runtime.scheduler import Item, Scheduler
-from bot.store.crypto import ShardCipher
+from counsel_bot.runtime.journal import Journal
+from counsel_bot.runtime.scheduler import Item, Scheduler
+from counsel_bot.store.crypto import ShardCipher
 
 T0 = datetime(2026, 11, 23, tzinfo=UTC)
 ROWS_PER_CASE = 5

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.screening import DEFAULT_LOCALES_DIR, SUPPORTED_LANGUAGES, Screener
+from counsel_bot.screening import DEFAULT_LOCALES_DIR, SUPPORTED_LANGUAGES, Screener
 
 BENIGN: dict[str, list[str]] = {
     "en": ["Hello, when is my next appointment?", "Thank you for your help yesterday.",

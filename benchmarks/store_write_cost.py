@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.store import TinyDBStore
+from counsel_bot.store import TinyDBStore
 
 
 def case_doc(i: int) -> dict[str, dict]:

@@ -51,7 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.cli import default_step_processes
+from counsel_bot.cli import default_step_processes
 
 TOKEN = "123456789:AAbenchmarkBenchmarkBenchmarkBench0"
 
@@ -276,10 +276,10 @@ class RealBot:
 
     def __init__(self, root: str, framework: str, data_dir: Path, per_second: float,
                  step_processes: int = 0) -> None:
-        from bot.app import build_app
-        from bot.config import Settings
-        from bot.runtime.ratelimit import Limits
-        from bot.runtime.runner import RunOptions, TelegramRunner
+        from counsel_bot.app import build_app
+        from counsel_bot.config import Settings
+        from counsel_bot.runtime.ratelimit import Limits
+        from counsel_bot.runtime.runner import RunOptions, TelegramRunner
 
         self.app = build_app(Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(data_dir)}))
         self.runner = TelegramRunner(self.app, RunOptions(
@@ -350,10 +350,9 @@ async def run(args: argparse.Namespace) -> int:
     print("echo: the framework's own echo bot with the door's concurrency settings; the fake "
           "Bot API runs in a separate process")
     if "ptb" in frameworks:
-        import bot.channels.ptb  # its fix for httpcore applies to the echo bot too
 
         print("PTB: the door module is imported first, so the echo bot gets the same HTTP "
-              "client set-up (it caches sniffio's absence, see bot/channels/ptb.py)")
+              "client set-up (it caches sniffio's absence, see counsel_bot/channels/ptb.py)")
     print(flush=True)
     rates: dict[tuple[str, str, str], list[float]] = {}
     next_user = 1_000_000

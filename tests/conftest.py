@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import load_context
-from bot.config import PROJECT_ROOT, Settings
-from bot.engine.context import EngineContext
+from counsel_bot.app import load_context
+from counsel_bot.config import Settings
+from counsel_bot.engine.context import EngineContext
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.i18n import Catalogs
+from counsel_bot.i18n import Catalogs
 
 
 def run_demo(tmp_path: Path, lines: list[str], *args: str,
@@ -17,7 +17,7 @@ def run_demo(tmp_path: Path, lines: list[str], *args: str,
     env = {**os.environ, "COUNSEL_BOT_DATA_DIR": str(tmp_path / "data"),
            "COUNSEL_BOT_KEY_FILE": str(tmp_path / "keys" / "key"), **(env_extra or {})}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "demo", *args], input="\n".join(lines) + "\n",
+        [sys.executable, "-m", "counsel_bot.cli", "demo", *args], input="\n".join(lines) + "\n",
         capture_output=True, text=True, env=env, timeout=60, check=False,
     )
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import EVENTS, AuditError, AuditLog, run_verify
-from bot.store.crypto import ShardCipher
+from counsel_bot.audit import EVENTS, AuditError, AuditLog, run_verify
+from counsel_bot.store.crypto import ShardCipher
 
 FRAME = struct.Struct(">QI")  # the on-disk frame header: seq, blob length
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

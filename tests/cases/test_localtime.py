@@ -6,7 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.cases.localtime import LocalTimeError, in_quiet_hours, out_of_quiet_hours, parse_local
+from counsel_bot.cases.localtime import (
+    LocalTimeError,
+    in_quiet_hours,
+    out_of_quiet_hours,
+    parse_local,
+)
 
 QUIET = (21, 8)
 

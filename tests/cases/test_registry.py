@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cases.registry import CaseError, Registry
-from bot.store import TinyDBStore
+from counsel_bot.cases.registry import CaseError, Registry
+from counsel_bot.store import TinyDBStore
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.engine.context import EngineContext
-from bot.engine.effects import Effect, Send
-from bot.engine.engine import step
-from bot.engine.inbound import Inbound
-from bot.engine.state import Conversation
+from counsel_bot.engine.context import EngineContext
+from counsel_bot.engine.effects import Effect, Send
+from counsel_bot.engine.engine import step
+from counsel_bot.engine.inbound import Inbound
+from counsel_bot.engine.state import Conversation
 
 
 @dataclass

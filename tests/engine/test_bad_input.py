@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.inbound import Command, Press, StaleButton, Start, Text, Unsupported, parse_text
+from counsel_bot.engine.inbound import (
+    Command,
+    Press,
+    StaleButton,
+    Start,
+    Text,
+    Unsupported,
+    parse_text,
+)
 from tests.engine.conversation import Chat
 
 BAD_INPUTS = {

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po, write_po
 
-from bot.engine.dialogs import DialogError, load_dialogs
-from bot.i18n import Catalogs
+from counsel_bot.engine.dialogs import DialogError, load_dialogs
+from counsel_bot.i18n import Catalogs
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.inbound import Press, Start
+from counsel_bot.engine.inbound import Press, Start
 from tests.engine.conversation import Chat
 
 TOPICS = range(6)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.engine.effects import Audit, ForgetPersonalData, Send
-from bot.engine.inbound import Command, Press, Start, Text
-from bot.engine.render import consent_text, text_version
-from bot.i18n import RLM, language_name
+from counsel_bot.engine.effects import Audit, ForgetPersonalData, Send
+from counsel_bot.engine.inbound import Command, Press, Start, Text
+from counsel_bot.engine.render import consent_text, text_version
+from counsel_bot.i18n import RLM, language_name
 from tests.conftest import NOW
 from tests.engine.conversation import Chat
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.engine.effects import Audit, ForgetPersonalData
-from bot.engine.inbound import Command, Press, Start
+from counsel_bot.engine.effects import Audit, ForgetPersonalData
+from counsel_bot.engine.inbound import Command, Press, Start
 from tests.engine.conversation import Chat
 
 

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.cases.model import Case
-from bot.engine.effects import Priority, RaiseAlert, RecordCheckin, Send, SnoozeCheckin
-from bot.engine.inbound import CheckinDue, Command, Joined, Press, Start, Text
+from counsel_bot.cases.model import Case
+from counsel_bot.engine.effects import Priority, RaiseAlert, RecordCheckin, Send, SnoozeCheckin
+from counsel_bot.engine.inbound import CheckinDue, Command, Joined, Press, Start, Text
 from tests.conftest import NOW
 from tests.engine.conversation import Chat
 

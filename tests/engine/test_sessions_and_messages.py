@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
-from bot.cases.model import Case, Session
-from bot.engine.effects import AnswerSession, ForgetPersonalData, NotifyCaseWorker, Priority
-from bot.engine.inbound import Joined, Press, SessionEvent, Start, Text
+from counsel_bot.cases.model import Case, Session
+from counsel_bot.engine.effects import AnswerSession, ForgetPersonalData, NotifyCaseWorker, Priority
+from counsel_bot.engine.inbound import Joined, Press, SessionEvent, Start, Text
 from tests.conftest import NOW
 from tests.engine.conversation import Chat
 

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from bot.runtime.journal import Journal, JournalError
-from bot.store.crypto import ShardCipher
+from counsel_bot.runtime.journal import Journal, JournalError
+from counsel_bot.store.crypto import ShardCipher
 
 
 def test_records_round_trip_encrypted(tmp_path):

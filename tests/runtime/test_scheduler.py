@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.engine.effects import Priority
-from bot.runtime.journal import Journal
-from bot.runtime.outbox import Outbox
-from bot.runtime.scheduler import Item, Scheduler
-from bot.runtime.transport import OutMessage
-from bot.store.crypto import ShardCipher
+from counsel_bot.engine.effects import Priority
+from counsel_bot.runtime.journal import Journal
+from counsel_bot.runtime.outbox import Outbox
+from counsel_bot.runtime.scheduler import Item, Scheduler
+from counsel_bot.runtime.transport import OutMessage
+from counsel_bot.store.crypto import ShardCipher
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

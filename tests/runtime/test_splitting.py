@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.engine.effects import Button, Send
-from bot.runtime.splitting import TELEGRAM_LIMIT, split_text, utf16_length
-from bot.runtime.telegram import to_messages
-from bot.store import MemoryStore
+from counsel_bot.engine.effects import Button, Send
+from counsel_bot.runtime.splitting import TELEGRAM_LIMIT, split_text, utf16_length
+from counsel_bot.runtime.telegram import to_messages
+from counsel_bot.store import MemoryStore
 
 
 def test_short_text_is_one_part():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.screening import DEFAULT_LOCALES_DIR, SUPPORTED_LANGUAGES, Screener
+from counsel_bot.screening import DEFAULT_LOCALES_DIR, SUPPORTED_LANGUAGES, Screener
 
 TINY = """\
 # test lexicon

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from bot.screening import Screener
+from counsel_bot.screening import Screener
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "screening_throughput.py"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import io
 import json
 
-from bot.screening import Screener
-from bot.screening.cli import main, run_screen
+from counsel_bot.screening import Screener
+from counsel_bot.screening.cli import main, run_screen
 
 
 def run(screener: Screener, lines: list[str]) -> tuple[int, list[dict]]:

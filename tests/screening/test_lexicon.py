@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.screening import DEFAULT_LOCALES_DIR, SUPPORTED_LANGUAGES, LexiconError, Screener
-from bot.screening.lexicon import CATEGORIES, compile_pattern, load_lexicon
-from bot.screening.normalize import normalize
+from counsel_bot.screening import DEFAULT_LOCALES_DIR, SUPPORTED_LANGUAGES, LexiconError, Screener
+from counsel_bot.screening.lexicon import CATEGORIES, compile_pattern, load_lexicon
+from counsel_bot.screening.normalize import normalize
 
 
 def matches(pattern: str, text: str, groups: dict[str, tuple[str, ...]] | None = None) -> bool:

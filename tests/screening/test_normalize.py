@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.screening.normalize import MAX_CHARS, MAX_TOKEN, normalize
+from counsel_bot.screening.normalize import MAX_CHARS, MAX_TOKEN, normalize
 
 
 @pytest.mark.parametrize(

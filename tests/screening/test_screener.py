@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot.screening import (
+from counsel_bot.screening import (
     MAX_CHARS,
     NO_SIGNAL,
     Screener,

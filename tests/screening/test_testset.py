@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.screening import CATEGORIES, SUPPORTED_LANGUAGES, Screener
+from counsel_bot.screening import CATEGORIES, SUPPORTED_LANGUAGES, Screener
 
 TESTSET = Path(__file__).parent / "testset"
 SIGNAL = {"urgent", "high"}
@@ -103,7 +103,7 @@ def test_negated_signals_are_kept_for_review(results) -> None:
 
 
 if __name__ == "__main__":  # per-language figures and every miss
-    from bot.screening import default_screener
+    from counsel_bot.screening import default_screener
 
     screener = default_screener()
     print(report({lang: metrics(cases, screener) for lang, cases in load_cases().items()}))

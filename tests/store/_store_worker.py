@@ -12,8 +12,8 @@ import os
 import sys
 from pathlib import Path
 
-from bot.store import TinyDBStore
-from bot.store.keys import decode_key
+from counsel_bot.store import TinyDBStore
+from counsel_bot.store.keys import decode_key
 
 
 def _increment(db, name: str) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import TinyDBStore
+from counsel_bot.store import TinyDBStore
 
 
 @pytest.fixture(autouse=True)

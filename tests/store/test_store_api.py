@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tinydb import Query
 
-from bot.store import (
+from counsel_bot.store import (
     MemoryStore,
     ReadOnlyError,
     Store,

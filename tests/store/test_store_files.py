@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from store_helpers import all_files
 
-from bot.store import CorruptShardError, TinyDBStore
-from bot.store.keys import encode_key
+from counsel_bot.store import CorruptShardError, TinyDBStore
+from counsel_bot.store.keys import encode_key
 
 SECRETS = ["Amina Haddad", "je veux mourir", "كلمة", "987654321", "K7F3", "+212600112233"]
 SHARD_KEYS = ["chat:telegram:987654321", "case:K7F3", "invite:abc987654321", "caseworkers"]

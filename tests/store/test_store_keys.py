@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from store_helpers import all_files
 
-from bot.store import (
+from counsel_bot.store import (
     InvalidKeyError,
     KeyInsideDataError,
     MissingKeyError,
@@ -18,7 +18,7 @@ from bot.store import (
     load_or_create_key,
     open_store,
 )
-from bot.store.keys import encode_key
+from counsel_bot.store.keys import encode_key
 
 CREATED_MSG = (
     "Created a new encryption key at {}. Keep it safe and apart from the data folder; "

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from store_helpers import HELPER_DIR, subprocess_env
 
-from bot.store import TinyDBStore
-from bot.store.keys import encode_key
+from counsel_bot.store import TinyDBStore
+from counsel_bot.store.keys import encode_key
 
 WORKER = str(HELPER_DIR / "_store_worker.py")
 

@@ -10,21 +10,24 @@ import json
 import os
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.runtime.telegram import chat_key
+from counsel_bot.runtime.telegram import chat_key
+from tests.future import FRENCH_WEEKDAYS, YEAR, at, last_sunday, local
 from tests.telegram.conftest import SimClock, button_data, join, start_bot, stop_bot
 
 WORKER, RETURNEE, STRANGER = 7001, 7002, 7003
-START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+START = at(11, 23, 9)
+# The Monday after the clocks go forward in Paris (the last Sunday of March)
+SUMMER_MONDAY = last_sunday(YEAR + 1, 3) + timedelta(days=1)
 
 
 async def cli(tmp_path: Path, *args: str) -> dict:
     env = {**os.environ, "COUNSEL_BOT_DATA_DIR": str(tmp_path / "data"),
            "COUNSEL_BOT_KEY_FILE": str(tmp_path / "keys" / "key")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, "--json", env=env,
+        sys.executable, "-m", "counsel_bot.cli", *args, "--json", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 0, (out + err).decode()
@@ -32,7 +35,7 @@ async def cli(tmp_path: Path, *args: str) -> dict:
 
 
 async def test_from_the_command_line(fake_bot_api, tmp_path, framework):
-    clock = SimClock(START)
+    clock = SimClock(datetime.now(UTC))  # as the command line's: its invitation is fresh
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", clock=clock)
     api = fake_bot_api
     try:
@@ -48,13 +51,14 @@ async def test_from_the_command_line(fake_bot_api, tmp_path, framework):
         joined = await api.wait_for_sent(chat_id=WORKER)
         assert opened["case_id"] in joined[0]["text"]
 
-        # 2026-12-01 14:30 in Paris is 13:30 UTC (winter time)
+        # 1 December, 14:30 in Paris is 13:30 UTC (winter time)
         mark = api.mark()
         booked = await cli(tmp_path, "session", "schedule", opened["case_id"], "--at",
-                           "2026-12-01 14:30", "--place", "Bureau 3, rue Exemple",
+                           local(12, 1, "14:30"), "--place", "Bureau 3, rue Exemple",
                            "--duration", "45", "--interpreter", "ps")
         (notice,) = await api.wait_for_sent(chat_id=RETURNEE, since=mark, timeout=10)
-        assert "mardi 1 décembre 2026" in notice["text"] and "14:30" in notice["text"]
+        weekday = FRENCH_WEEKDAYS[date(YEAR, 12, 1).weekday()]
+        assert f"{weekday} 1 décembre {YEAR}" in notice["text"] and "14:30" in notice["text"]
         assert "45 minutes" in notice["text"] and "pachto" in notice["text"]
         assert "Bureau 3, rue Exemple" in notice["text"]
         assert notice["protect_content"] is True
@@ -70,21 +74,20 @@ async def test_from_the_command_line(fake_bot_api, tmp_path, framework):
         # The reminders: the day before (in waking hours) and one hour before, no others.
         scheduler = bot.runner.scheduler
         due = sorted(i.due for i in scheduler.tagged(f"session:{booked['session_id']}"))
-        assert due == [datetime(2026, 11, 30, 13, 30, tzinfo=UTC),
-                       datetime(2026, 12, 1, 12, 30, tzinfo=UTC)]
+        assert due == [at(11, 30, 13, 30), at(12, 1, 12, 30)]
         await bot.settle()
         mark = api.mark()
-        clock.now = datetime(2026, 11, 30, 13, 29, tzinfo=UTC)
+        clock.now = at(11, 30, 13, 29)
         assert await scheduler.tick() == 0
-        clock.now = datetime(2026, 11, 30, 13, 31, tzinfo=UTC)
+        clock.now = at(11, 30, 13, 31)
         assert await scheduler.tick() == 1
         (day,) = await api.wait_for_sent(chat_id=RETURNEE, since=mark)
         assert day["text"].startswith(bot.app.context.translator("fr")(
             "Reminder: your counselling session is tomorrow."))
-        clock.now = datetime(2026, 12, 1, 12, 31, tzinfo=UTC)
+        clock.now = at(12, 1, 12, 31)
         assert await scheduler.tick() == 1
         await api.wait_for_sent(chat_id=RETURNEE, since=mark, count=2)
-        clock.now = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+        clock.now = at(12, 2, 12)
         assert await scheduler.tick() == 0
     finally:
         await stop_bot(bot)
@@ -92,7 +95,7 @@ async def test_from_the_command_line(fake_bot_api, tmp_path, framework):
 
 async def test_moves_and_cancellations_reach_the_returnee_and_replan(fake_bot_api, tmp_path,
                                                                     framework):
-    clock = SimClock(START)
+    clock = SimClock(datetime.now(UTC))  # as the command line's: its invitation is fresh
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", clock=clock)
     api = fake_bot_api
     try:
@@ -102,17 +105,17 @@ async def test_moves_and_cancellations_reach_the_returnee_and_replan(fake_bot_ap
                            "XS", "--language", "ar", "--timezone", "Europe/Paris")
         await join(bot, RETURNEE, opened["invite_code"], "ar")
         booked = await cli(tmp_path, "session", "schedule", opened["case_id"], "--at",
-                           "2027-03-29 10:00", "--online", "https://meet.example.org/abc")
+                           f"{SUMMER_MONDAY} 10:00", "--online", "https://meet.example.org/abc")
         await api.wait_for_sent(lambda r: "meet.example.org" in r["text"], chat_id=RETURNEE)
         session = booked["session_id"]
         mark = api.mark()
-        await cli(tmp_path, "session", "move", session, "--at", "2027-03-29 16:00")
+        await cli(tmp_path, "session", "move", session, "--at", f"{SUMMER_MONDAY} 16:00")
         (moved,) = await api.wait_for_sent(chat_id=RETURNEE, since=mark)
         assert "4:00 م" in moved["text"] and "الصيفي" in moved["text"]  # summer time
-        # After the clocks go forward (28 March), 16:00 in Paris is 14:00 UTC.
+        # After the clocks go forward (the Sunday before), 16:00 in Paris is 14:00 UTC.
         due = sorted(i.due for i in bot.runner.scheduler.tagged(f"session:{session}"))
-        assert due == [datetime(2027, 3, 28, 14, 0, tzinfo=UTC),
-                       datetime(2027, 3, 29, 13, 0, tzinfo=UTC)]
+        monday = datetime.combine(SUMMER_MONDAY, datetime.min.time(), tzinfo=UTC)
+        assert due == [monday - timedelta(hours=10), monday + timedelta(hours=13)]
         mark = api.mark()
         await cli(tmp_path, "session", "cancel", session)
         (cancelled,) = await api.wait_for_sent(chat_id=RETURNEE, since=mark)
@@ -131,7 +134,7 @@ async def test_asking_to_change_reaches_the_case_worker_with_the_suggestion(
         registry.add_caseworker(WORKER, "Ana", language="en")
         case, invitation = registry.open_case(WORKER, "XS", "en", "Africa/Abidjan")
         await join(bot, RETURNEE, invitation.code, "en")
-        _case, session = registry.schedule_session(case.case_id, "2026-12-03 09:00",
+        _case, session = registry.schedule_session(case.case_id, local(12, 3, "09:00"),
                                                    place="Office")
         await bot.runner.casework.session_changed(session.session_id, "scheduled")
         (notice,) = await api.wait_for_sent(lambda r: "Office" in r["text"], chat_id=RETURNEE)
@@ -186,11 +189,11 @@ async def test_the_desk_in_telegram(fake_bot_api, tmp_path, framework):
         await bot.replies(WORKER, since=mark)
         await press(case.case_id)
         mark = api.mark()
-        await bot.text(WORKER, "2026-12-24 25:00")
+        await bot.text(WORKER, local(12, 24, "25:00"))
         assert (await bot.replies(WORKER, since=mark))[-1]["text"].startswith(
             "I could not use that time")
         mark = api.mark()
-        await bot.text(WORKER, "2026-12-01 10:15")
+        await bot.text(WORKER, local(12, 1, "10:15"))
         await bot.replies(WORKER, since=mark)
         mark = api.mark()
         await bot.text(WORKER, "https://meet.example.org/room")

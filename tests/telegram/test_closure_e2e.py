@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.runtime.telegram import chat_key
+from counsel_bot.runtime.telegram import chat_key
 from tests.telegram.conftest import LiveBot, SimClock, button_data, join, start_bot, stop_bot
 
 WORKER, RETURNEE = 9001, 9002
@@ -20,7 +20,7 @@ async def cli(tmp_path: Path, *args: str) -> tuple[int, str]:
     env = {**os.environ, "COUNSEL_BOT_DATA_DIR": str(tmp_path / "data"),
            "COUNSEL_BOT_KEY_FILE": str(tmp_path / "keys" / "key")}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, env=env,
+        sys.executable, "-m", "counsel_bot.cli", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(process.communicate(), timeout=60)
     return process.returncode or 0, (out + err).decode()

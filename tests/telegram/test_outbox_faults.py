@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from bot.runtime.conversations import chat_shard
-from bot.runtime.journal import Journal
-from bot.runtime.ratelimit import Limits
-from bot.runtime.telegram import DELIVERY_TABLE, chat_key
-from bot.store.crypto import ShardCipher
+from counsel_bot.runtime.conversations import chat_shard
+from counsel_bot.runtime.journal import Journal
+from counsel_bot.runtime.ratelimit import Limits
+from counsel_bot.runtime.telegram import DELIVERY_TABLE, chat_key
+from counsel_bot.store.crypto import ShardCipher
 from tests.telegram.conftest import LiveBot, start_bot, stop_bot
 
 USER = 5553001
@@ -100,8 +100,8 @@ async def test_queued_messages_survive_a_restart_and_go_once(fake_bot_api, tmp_p
 
 
 async def test_urgent_and_replies_go_before_bulk(fake_bot_api, tmp_path, framework):
-    from bot.engine.effects import Priority
-    from bot.runtime.transport import OutMessage
+    from counsel_bot.engine.effects import Priority
+    from counsel_bot.runtime.transport import OutMessage
 
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling",
                           limits=Limits(per_second=20))

@@ -58,7 +58,7 @@ async def run_cli(api: FakeBotApi, tmp_path: Path, *args: str) -> asyncio.subpro
            "COUNSEL_BOT_DATA_DIR": str(tmp_path / "data"),
            "COUNSEL_BOT_KEY_FILE": str(tmp_path / "keys" / "key")}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "-v", "run", *args, env=env,
+        sys.executable, "-m", "counsel_bot.cli", "-v", "run", *args, env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True)
 
 
@@ -117,7 +117,7 @@ async def test_run_in_webhook_mode_registers_a_secret(fake_bot_api, tmp_path):
 async def test_run_without_a_token_says_what_to_do(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "COUNSEL_BOT_TOKEN"}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--framework", "ptb", env=env,
+        sys.executable, "-m", "counsel_bot.cli", "run", "--framework", "ptb", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     _out, err = await asyncio.wait_for(process.communicate(), timeout=30)
     assert process.returncode == 2

@@ -1,0 +1,15 @@
+"""The audit trail: who did what, when and why - hash-chained, encrypted, append-only."""
+
+from counsel_bot.audit.cli import run_verify
+from counsel_bot.audit.log import (
+    DETAIL_KEYS,
+    EVENTS,
+    REASONS,
+    AuditEntry,
+    AuditError,
+    AuditLog,
+    VerifyResult,
+)
+
+__all__ = ["DETAIL_KEYS", "EVENTS", "REASONS", "AuditEntry", "AuditError", "AuditLog",
+           "VerifyResult", "run_verify"]

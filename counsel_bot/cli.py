@@ -1,0 +1,194 @@
+"""The `counsel-bot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from counsel_bot.config import Settings
+from counsel_bot.i18n import SUPPORTED_LANGUAGES
+
+log = logging.getLogger("counsel_bot")
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.app import build_app
+    from counsel_bot.channels.console import ConsoleDoor
+
+    app = build_app(settings)
+    try:
+        door = ConsoleDoor(app.conversations, sys.stdout)
+        prompt = "> " if sys.stdin.isatty() else ""
+        door.run(sys.stdin, language=args.lang, prompt=prompt)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        app.close()
+    return 0
+
+
+def _i18n_check(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.i18n_check import check_all
+
+    problems = check_all(settings)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} translation problem(s)")
+        return 1
+    print("translations: complete")
+    return 0
+
+
+def _listen(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("expected HOST:PORT, e.g. 0.0.0.0:8443")
+    return host, int(port)
+
+
+def default_step_processes() -> int:
+    """Two worker processes where there is a second core, none on a single core.
+
+    Two, not one, on two cores: a worker waits for the disk (fsync) on every commit, and a
+    second one steps another chat meanwhile (benchmarks/README.md has the figures).
+    """
+    import os
+
+    return 2 if (os.cpu_count() or 1) >= 2 else 0
+
+
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
+    import os
+    import signal
+
+    from counsel_bot.app import build_app
+    from counsel_bot.logging_setup import register_secret
+    from counsel_bot.runtime.ratelimit import Limits
+    from counsel_bot.runtime.runner import OFFICIAL_API, RunOptions, TelegramRunner
+
+    token = os.environ.get("COUNSEL_BOT_TOKEN", "").strip()
+    if not token:
+        print("counsel-bot: set COUNSEL_BOT_TOKEN to the bot's token (from @BotFather)",
+              file=sys.stderr)
+        return 2
+    register_secret(token)
+    options = RunOptions(
+        framework=args.framework, token=token,
+        api_url=os.environ.get("COUNSEL_BOT_API_URL", OFFICIAL_API),
+        webhook_url=args.webhook_url, listen=args.listen,
+        limits=Limits(per_second=args.rate_limit),
+        step_processes=args.step_processes,
+    )
+    app = build_app(settings)
+
+    async def main_loop() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await TelegramRunner(app, options).run_until(stop)
+
+    try:
+        asyncio.run(main_loop())
+    finally:
+        app.close()
+    return 0
+
+
+def _screen(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.screening.cli import run_screen
+    from counsel_bot.screening.screener import SUPPORTED_LANGUAGES as LEXICONS
+    from counsel_bot.screening.screener import Screener
+
+    return run_screen(sys.stdin, sys.stdout, Screener.from_locales(settings.locales_dir,
+                                                                   LEXICONS))
+
+
+def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.audit import AuditLog, run_verify
+    from counsel_bot.store import TinyDBStore, load_or_create_key
+    from counsel_bot.store.crypto import ShardCipher
+
+    key = load_or_create_key(settings.data_dir)
+    TinyDBStore(settings.data_dir, key).close()  # proves the key before reading anything
+    return run_verify(AuditLog(settings.data_dir, ShardCipher(key)), sys.stdout,
+                      anchor=args.anchor)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="counsel-bot", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="chat with the bot in this terminal")
+    demo.add_argument("--lang", choices=SUPPORTED_LANGUAGES, help="start in this language")
+    demo.set_defaults(run=_demo)
+
+    run = commands.add_parser("run", help="run the bot on Telegram (long polling or webhook)")
+    run.add_argument("--framework", choices=("ptb", "aiogram"), required=True,
+                     help="python-telegram-bot or aiogram: the same bot on either")
+    run.add_argument("--webhook-url", help="public https URL for Telegram's webhook; "
+                     "without it the bot uses long polling")
+    run.add_argument("--listen", type=_listen, default=("127.0.0.1", 8080),
+                     help="HOST:PORT the webhook server listens on (default 127.0.0.1:8080)")
+    run.add_argument("--rate-limit", type=float, default=30.0,
+                     help="messages a second across all chats (Telegram allows about 30)")
+    run.add_argument("--step-processes", type=_count, default=default_step_processes(),
+                     help="worker processes that step returnees' conversations, beside the "
+                     "one talking to Telegram; 0 steps them in threads of that one (default: "
+                     "%(default)s on this machine, from its CPU count)")
+    run.set_defaults(run=_run)
+
+    from counsel_bot.cli_casework import add_commands
+
+    add_commands(commands)
+
+    screen = commands.add_parser(
+        "screen", help='screen JSON lines {"lang": ..., "text": ...} from standard input')
+    screen.set_defaults(run=_screen)
+
+    audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
+        dest="what", required=True)
+    verify = audit.add_parser("verify", help="report the first altered or removed entry")
+    verify.add_argument("--anchor", help='a "seq:hash" printed by an earlier verify')
+    verify.set_defaults(run=_audit_verify)
+
+    i18n = commands.add_parser("i18n-check", help="fail on missing, fuzzy or mismatched "
+                               "translations, or a stale messages.pot")
+    i18n.set_defaults(run=_i18n_check)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from counsel_bot.logging_setup import configure_logging
+
+    configure_logging(verbose=args.verbose)
+    settings = Settings.from_env()
+    try:
+        return int(args.run(args, settings))
+    except Exception as exc:  # a clear message for the person at the terminal, details in logs
+        from counsel_bot.deployment import ConfigError
+        from counsel_bot.engine.dialogs import DialogError
+        from counsel_bot.i18n import CatalogError
+        from counsel_bot.store.errors import StoreError
+
+        if isinstance(exc, ConfigError | DialogError | CatalogError | StoreError):
+            print(f"counsel-bot: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The check-in: how are you (1 to 5), what is pressing (several), anything else (optional).
+
+Each answer is a button; the comment is free text, screened like any other. Snoozing asks
+again tomorrow. The answers go to the case file as one RecordCheckin effect.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from counsel_bot.engine.effects import Button, Priority, RecordCheckin, Send, SnoozeCheckin
+from counsel_bot.engine.inbound import CheckinDue
+from counsel_bot.engine.safety import help_button, respond
+from counsel_bot.screening.screener import screen_checkin
+
+if TYPE_CHECKING:
+    from counsel_bot.engine.engine import _Turn
+    from counsel_bot.i18n import Translator
+
+NEEDS = ("shelter", "food", "health", "money", "work", "safety", "documents", "family")
+SCORE, NEEDS_STEP, COMMENT = "checkin.score", "checkin.needs", "checkin.comment"
+POSITIONS = (SCORE, NEEDS_STEP, COMMENT)
+
+
+def _tr(turn: _Turn) -> Translator:
+    return turn.ctx.translator(turn.state.language)
+
+
+def ask_score(turn: _Turn, due: CheckinDue) -> None:
+    if turn.state.case_id is None or not turn.state.has_consent("checkins"):
+        return  # no consent, no check-in: nothing is sent
+    tr = _tr(turn)
+    system = turn.ctx.dialogs.system
+    if turn.state.position not in POSITIONS:
+        turn.state.return_to = turn.state.position
+    turn.state.position = SCORE
+    turn.state.checkin = {"id": due.checkin_id, "score": None, "needs": []}
+    rows = [(Button(tr(system[f"checkin_score_{n}"]), f"{SCORE}:{n}"),) for n in range(1, 6)]
+    rows.append((Button(tr(system["checkin_snooze"]), f"{SCORE}:snooze"),))
+    rows.append(help_button(turn))
+    text = tr(system["checkin_reminder" if due.reminder else "checkin_question"])
+    turn.effects.append(Send(text, tuple(rows), rtl=tr.rtl, protect=True,
+                             priority=Priority.BULK))
+
+
+def _needs_message(turn: _Turn) -> Send:
+    tr = _tr(turn)
+    system = turn.ctx.dialogs.system
+    chosen = set((turn.state.checkin or {}).get("needs", []))
+    rows = [(Button(("✓ " if need in chosen else "") + tr(system[f"need_{need}"]),
+                    f"{NEEDS_STEP}:{need}"),) for need in NEEDS]
+    rows.append((Button(tr(system["checkin_done"]), f"{NEEDS_STEP}:done"),))
+    return Send(tr(system["checkin_needs"]), tuple(rows), rtl=tr.rtl, protect=True)
+
+
+def on_press(turn: _Turn, action: str) -> bool:
+    """Handle a check-in button; False when it is not one for the current question."""
+    position, _, choice = action.partition(":")
+    checkin = turn.state.checkin
+    if position != turn.state.position or position not in POSITIONS or checkin is None:
+        return False
+    tr = _tr(turn)
+    system = turn.ctx.dialogs.system
+    case_id = turn.state.case_id
+    if position == SCORE:
+        if choice == "snooze" and case_id:
+            turn.effects.append(SnoozeCheckin(case_id, checkin["id"]))
+            turn.effects.append(Send(tr(system["checkin_snoozed"]), rtl=tr.rtl))
+            _leave(turn)
+            return True
+        if not choice.isdigit() or not 1 <= int(choice) <= 5:
+            return False
+        checkin["score"] = int(choice)
+        turn.state.position = NEEDS_STEP
+        turn.effects.append(_needs_message(turn))
+        return True
+    if position == NEEDS_STEP:
+        if choice == "done":
+            turn.state.position = COMMENT
+            turn.effects.append(Send(tr(system["checkin_comment"]),
+                                     ((Button(tr(system["checkin_skip"]), f"{COMMENT}:skip"),),),
+                                     rtl=tr.rtl))
+            return True
+        if choice not in NEEDS:
+            return False
+        needs = checkin["needs"]
+        needs.remove(choice) if choice in needs else needs.append(choice)
+        turn.effects.append(_needs_message(turn))
+        return True
+    if choice == "skip":
+        finish(turn, None)
+        return True
+    return False
+
+
+def finish(turn: _Turn, comment: str | None) -> None:
+    """Record the answers, screen them, thank, and go back to where the person was."""
+    checkin = turn.state.checkin
+    case_id = turn.state.case_id
+    if checkin is None or case_id is None or checkin.get("score") is None:
+        _leave(turn)
+        return
+    needs = tuple(checkin["needs"])
+    turn.effects.append(RecordCheckin(case_id, checkin["id"], checkin["score"], needs, comment))
+    tr = _tr(turn)
+    turn.effects.append(Send(tr(turn.ctx.dialogs.system["checkin_thanks"]), rtl=tr.rtl))
+    respond(turn, screen_checkin(checkin["score"], needs), None)
+    _leave(turn)
+
+
+def _leave(turn: _Turn) -> None:
+    turn.state.checkin = None
+    turn.state.position = None
+    target = turn.state.return_to
+    turn.state.return_to = None
+    if target and target in turn.ctx.dialogs.steps:
+        turn.state.position = target  # quietly back; the next message shows where they are

@@ -1,0 +1,215 @@
+"""Flows as data: load dialogs/*.yaml and refuse a broken flow at start-up.
+
+Broken means an unknown goto, an unreachable step, a text with no translation in an
+enabled language, or a placeholder that differs between languages. Every error names
+the file and the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from counsel_bot.i18n import Catalogs, language_name, placeholders
+from counsel_bot.i18n_extract import texts_in_yaml
+
+STEP_TYPES: Mapping[str, tuple[str, ...]] = {
+    # type: the keys it requires
+    "message": ("text", "next"),
+    "menu": ("text", "options"),
+    "choose_language": ("text", "next"),
+    "consent": ("text", "purpose", "accept", "decline", "on_accept", "on_decline"),
+    "services": ("text", "empty", "next"),
+    "rumours": ("text", "empty", "next"),
+    "contact": ("text", "next"),
+    "privacy": ("text", "next", "purposes"),
+    "write_to_caseworker": ("text", "next"),
+}
+GOTO_KEYS = ("next", "on_accept", "on_decline")
+
+
+class DialogError(Exception):
+    """A flow cannot be used; the message names the file and the step."""
+
+
+@dataclass(frozen=True)
+class Option:
+    label: str
+    goto: str
+
+
+@dataclass(frozen=True)
+class Step:
+    flow: str
+    id: str
+    type: str
+    text: str
+    source: str
+    next: str | None = None
+    options: tuple[Option, ...] = ()
+    purpose: str | None = None
+    texts: Mapping[str, Any] = field(default_factory=dict)  # every other key, as written
+
+    @property
+    def key(self) -> str:
+        return f"{self.flow}.{self.id}"
+
+    def get(self, name: str) -> Any:
+        return self.texts[name]
+
+
+@dataclass(frozen=True)
+class Dialogs:
+    steps: Mapping[str, Step]
+    starts: Mapping[str, str]  # flow -> its first step's key
+    system: Mapping[str, str]  # system texts by name
+
+    def step(self, key: str) -> Step:
+        return self.steps[key]
+
+    def start_of(self, flow: str) -> Step:
+        return self.steps[self.starts[flow]]
+
+    def consent_step(self, purpose: str) -> Step:
+        for step in self.steps.values():
+            if step.type == "consent" and step.purpose == purpose:
+                return step
+        raise KeyError(purpose)
+
+
+def _qualify(flow: str, target: str) -> str:
+    return target if "." in target else f"{flow}.{target}"
+
+
+def _parse_flow(path: Path, data: dict[str, Any]) -> tuple[str, str, dict[str, Step]]:
+    where = path.name
+    flow = data.get("flow")
+    steps_data = data.get("steps")
+    if not isinstance(flow, str) or not isinstance(steps_data, dict) or not steps_data:
+        raise DialogError(f"{where}: a flow needs 'flow' and a non-empty 'steps' mapping")
+    start = data.get("start")
+    if start not in steps_data:
+        raise DialogError(f"{where}: start step {start!r} does not exist")
+    steps: dict[str, Step] = {}
+    for step_id, raw in steps_data.items():
+        at = f"{where}: step {step_id!r}"
+        if not isinstance(raw, dict):
+            raise DialogError(f"{at}: expected a mapping")
+        kind = raw.get("type", "message")
+        if kind not in STEP_TYPES:
+            raise DialogError(f"{at}: unknown type {kind!r}")
+        missing = [k for k in STEP_TYPES[kind] if k not in raw]
+        if missing:
+            raise DialogError(f"{at}: missing {', '.join(missing)}")
+        options = tuple(
+            Option(label=str(o["label"]), goto=_qualify(flow, str(o["goto"])))
+            for o in raw.get("options", ())
+        )
+        texts = {k: v for k, v in raw.items() if k not in ("type", "next", "options", "text")}
+        for key in GOTO_KEYS[1:]:
+            if key in texts:
+                texts[key] = _qualify(flow, str(texts[key]))
+        steps[f"{flow}.{step_id}"] = Step(
+            flow=flow, id=step_id, type=kind, text=str(raw["text"]), source=where,
+            next=_qualify(flow, str(raw["next"])) if "next" in raw else None,
+            options=options, purpose=raw.get("purpose"), texts=texts,
+        )
+    return flow, f"{flow}.{start}", steps
+
+
+def _targets(step: Step) -> list[str]:
+    targets = [o.goto for o in step.options]
+    if step.next:
+        targets.append(step.next)
+    targets += [step.texts[k] for k in GOTO_KEYS[1:] if k in step.texts]
+    return targets
+
+
+def _check_links(steps: Mapping[str, Step], starts: Iterable[str]) -> None:
+    for step in steps.values():
+        for target in _targets(step):
+            if target not in steps:
+                raise DialogError(f"{step.source}: step {step.id!r}: goto {target!r} "
+                                  "does not exist")
+    seen: set[str] = set()
+    todo = list(starts)
+    while todo:
+        key = todo.pop()
+        if key not in seen:
+            seen.add(key)
+            todo += _targets(steps[key])
+    for key in steps.keys() - seen:
+        step = steps[key]
+        raise DialogError(f"{step.source}: step {step.id!r} is unreachable")
+
+
+def _step_of_line(data_node: yaml.Node, line: int) -> str:
+    """The step a line of a flow file belongs to, for error messages."""
+    owner = "(top)"
+    if isinstance(data_node, yaml.MappingNode):
+        for key, value in data_node.value:
+            if key.value == "steps" and isinstance(value, yaml.MappingNode):
+                for step_key, _ in value.value:
+                    if step_key.start_mark.line + 1 <= line:
+                        owner = f"step {step_key.value!r}"
+    return owner
+
+
+def check_translations(path: Path, catalogs: Catalogs) -> list[str]:
+    """Problems with the translations of one content file, each naming file, step and language."""
+    source = path.read_text(encoding="utf-8")
+    node = yaml.compose(source)
+    problems = []
+    for line, text in texts_in_yaml(source):
+        where = f"{path.name}:{line} ({_step_of_line(node, line)})"
+        for lang in catalogs.languages:
+            translated = catalogs.translation_of(lang, text)
+            short = text if len(text) < 50 else text[:47] + "..."
+            if translated is None:
+                problems.append(f"{where}: no {language_name(lang)} ({lang}) translation "
+                                f"for {short!r}")
+            elif placeholders(translated) != placeholders(text):
+                problems.append(f"{where}: the {lang} translation of {short!r} has placeholders "
+                                f"{sorted(placeholders(translated))}, expected "
+                                f"{sorted(placeholders(text))}")
+    return problems
+
+
+def content_files(dialogs_dir: Path) -> list[Path]:
+    return sorted(dialogs_dir.rglob("*.yaml"))
+
+
+def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None) -> Dialogs:
+    """Load every flow; with catalogues, also refuse any text that is not translated."""
+    steps: dict[str, Step] = {}
+    starts: dict[str, str] = {}
+    system: dict[str, str] = {}
+    for path in sorted(dialogs_dir.glob("*.yaml")):
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise DialogError(f"{path.name}: not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise DialogError(f"{path.name}: expected a mapping at the top")
+        if "flow" in data:
+            flow, start, flow_steps = _parse_flow(path, data)
+            if flow in starts:
+                raise DialogError(f"{path.name}: flow {flow!r} is defined twice")
+            starts[flow] = start
+            steps.update(flow_steps)
+        elif "texts" in data:
+            system.update({str(k): str(v) for k, v in data["texts"].items()})
+    if not starts:
+        raise DialogError(f"{dialogs_dir}: no flows found")
+    _check_links(steps, starts.values())
+    if catalogs is not None:
+        problems = [p for f in content_files(dialogs_dir) for p in check_translations(f, catalogs)]
+        if problems:
+            shown = "\n  ".join(problems[:20])
+            more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
+            raise DialogError(f"untranslated or mismatched texts:\n  {shown}{more}")
+    return Dialogs(steps=steps, starts=starts, system=system)

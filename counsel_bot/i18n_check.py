@@ -1,0 +1,57 @@
+"""The translation check run in CI: a stale template, a missing, fuzzy or mismatched entry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+
+from counsel_bot.config import Settings
+from counsel_bot.engine.dialogs import content_files
+from counsel_bot.i18n import SUPPORTED_LANGUAGES, placeholders, po_path
+from counsel_bot.i18n_extract import texts_in_file
+
+REFRESH = ("run: pybabel extract -F babel.cfg -o locales/messages.pot . && "
+           "pybabel update -i locales/messages.pot -d locales")
+
+
+def _template_ids(locales_dir: Path) -> set[str]:
+    with (locales_dir / "messages.pot").open("rb") as fh:
+        return {m.id for m in read_po(fh) if m.id and isinstance(m.id, str)}
+
+
+def check_template(dialogs_dir: Path, locales_dir: Path) -> list[str]:
+    wanted = {text for path in content_files(dialogs_dir) for _, text in texts_in_file(path)}
+    have = _template_ids(locales_dir)
+    problems = [f"messages.pot lacks {t[:60]!r} ({REFRESH})" for t in sorted(wanted - have)]
+    problems += [f"messages.pot has a text no dialog uses: {t[:60]!r} ({REFRESH})"
+                 for t in sorted(have - wanted)]
+    return problems
+
+
+def check_language(locales_dir: Path, lang: str, msgids: set[str]) -> list[str]:
+    path = po_path(locales_dir, lang)
+    if not path.exists():
+        return [f"{path}: missing catalogue"]
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    problems = []
+    for msgid in sorted(msgids):
+        message = catalog.get(msgid)
+        short = msgid[:60]
+        if message is None or not message.string:
+            problems.append(f"{path}: no translation for {short!r}")
+        elif message.fuzzy:
+            problems.append(f"{path}: fuzzy translation for {short!r}")
+        elif placeholders(str(message.string)) != placeholders(msgid):
+            problems.append(f"{path}: placeholders differ for {short!r}: "
+                            f"{sorted(placeholders(str(message.string)))}")
+    return problems
+
+
+def check_all(settings: Settings) -> list[str]:
+    problems = check_template(settings.dialogs_dir, settings.locales_dir)
+    msgids = _template_ids(settings.locales_dir)
+    for lang in SUPPORTED_LANGUAGES:
+        problems += check_language(settings.locales_dir, lang, msgids)
+    return problems

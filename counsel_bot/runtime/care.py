@@ -1,0 +1,254 @@
+"""Follow-up in motion: check-ins on plan, missed ones noticed, alerts that a person must
+acknowledge in time or that go to someone else.
+
+- Check-ins go out at the deployment's hour in the returnee's timezone, outside quiet
+  hours, only while the check-in consent holds; withdrawing it cancels them at once. An
+  unanswered one gets one reminder after 24 hours; two missed in a row are reported.
+- An alert goes at once, ahead of every queue, to the case worker, with buttons to
+  acknowledge, see details, or say they will call. Without an acknowledgement by the
+  deadline (15 minutes urgent, 4 hours high) it goes again, and to the backup or the
+  supervisors. If there is nobody else, that failure is logged loudly: the returnee still
+  has the emergency contacts they were given.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from counsel_bot.cases.localtime import out_of_quiet_hours, zone
+from counsel_bot.cases.model import Case, CaseWorker
+from counsel_bot.engine.effects import Audit, Button, Priority, RecordCheckin, Send, SnoozeCheckin
+from counsel_bot.engine.inbound import CheckinDue
+from counsel_bot.runtime.casework import Casework
+from counsel_bot.runtime.conversations import AlertRaised, chat_shard
+from counsel_bot.runtime.scheduler import Item
+from counsel_bot.runtime.telegram import chat_key, to_messages
+
+log = logging.getLogger(__name__)
+
+REMIND_AFTER = timedelta(hours=24)
+MISSED_AFTER = timedelta(hours=48)
+MONTH = timedelta(days=30)
+
+
+class Care:
+    def __init__(self, casework: Casework) -> None:
+        self.casework = casework
+        self.gateway = casework.gateway
+        self.scheduler = casework.scheduler
+        self.registry = casework.registry
+        self.followup = self.gateway.conversations.followup
+        self.deployment = self.gateway.context.deployment
+        self.gateway.after_step.append(self.after_step)
+        casework.plan_changed = self.plan_checkins
+        for kind, handler in (("checkin_due", self._on_checkin_due),
+                              ("checkin_followup", self._on_checkin_followup),
+                              ("checkin_missed", self._on_checkin_missed),
+                              ("alert_deadline", self._on_alert_deadline)):
+            self.scheduler.on(kind, handler)
+
+    def now(self) -> datetime:
+        return self.gateway.conversations.clock()
+
+    # -- after a returnee's step (in the step's thread) ----------------------------------
+    def after_step(self, chat: str, case_id: str | None, effects: list[Any]) -> None:
+        for effect in effects:
+            if isinstance(effect, AlertRaised):
+                self.alert(effect.case_id, effect.alert_id)
+            elif isinstance(effect, RecordCheckin):
+                self.scheduler.cancel_tag(f"checkin:{effect.checkin_id}")
+            elif isinstance(effect, SnoozeCheckin):
+                self._snooze(effect.case_id, effect.checkin_id)
+            elif (isinstance(effect, Audit) and case_id
+                  and effect.details.get("purpose") == "checkins"):
+                if effect.details.get("granted"):
+                    self.plan_checkins(case_id)
+                else:
+                    cancelled = self.scheduler.cancel_tag(f"checkins:{case_id}")
+                    log.info("check-in consent withdrawn: %d check-in(s) cancelled", cancelled)
+
+    # -- check-ins -----------------------------------------------------------------------
+    def plan_checkins(self, case_id: str) -> list[str]:
+        """(Re)plan a case's check-ins from its arrival date; past days are skipped."""
+        self.scheduler.cancel_tag(f"checkins:{case_id}")
+        case = self.registry.case(case_id)
+        if case is None or case.arrival is None or case.status != "active":
+            return []
+        arrival = date.fromisoformat(case.arrival)
+        days = case.checkin_plan or list(self.deployment.checkin_days)
+        planned = []
+        for day in days:
+            due = self._waking_time(arrival + timedelta(days=day), case.timezone)
+            if due is not None and due > self.now():
+                planned.append(self._add_checkin(case, due))
+        monthly = (case.checkin_monthly if case.checkin_monthly is not None
+                   else self.deployment.checkin_monthly)
+        if monthly:
+            first = arrival + timedelta(days=max(days) + 30)
+            while (due := self._waking_time(first, case.timezone)) is not None \
+                    and due <= self.now():
+                first += MONTH
+            if due is not None:
+                planned.append(self._add_checkin(case, due, monthly=True))
+        return planned
+
+    def _waking_time(self, day: date, timezone: str) -> datetime | None:
+        local = datetime.combine(day, time(self.deployment.checkin_hour), tzinfo=zone(timezone))
+        when = local.astimezone(datetime.now().astimezone().tzinfo).astimezone(local.tzinfo)
+        return out_of_quiet_hours(when, timezone, self.deployment.quiet_hours,
+                                  not_before=when - timedelta(hours=12),
+                                  not_after=when + timedelta(hours=12))
+
+    def _add_checkin(self, case: Case, due: datetime, *, monthly: bool = False,
+                     checkin_id: str | None = None) -> str:
+        checkin_id = checkin_id or "K-" + secrets.token_hex(4)
+        return self.scheduler.add(
+            "checkin_due", due, {"case_id": case.case_id, "checkin_id": checkin_id,
+                                 "monthly": monthly},
+            tags=(f"case:{case.case_id}", f"checkins:{case.case_id}", f"checkin:{checkin_id}"),
+            expires=due + timedelta(hours=12))
+
+    def _snooze(self, case_id: str, checkin_id: str) -> None:
+        case = self.registry.case(case_id)
+        if case is None:
+            return
+        self.scheduler.cancel_tag(f"checkin:{checkin_id}")
+        local_day = self.now().astimezone(zone(case.timezone)).date() + timedelta(days=1)
+        due = self._waking_time(local_day, case.timezone)
+        if due is not None:
+            self._add_checkin(case, due, checkin_id=checkin_id)
+
+    def _may_check_in(self, case: Case | None) -> bool:
+        if case is None or case.chat is None or case.status != "active":
+            return False
+        return self.gateway.conversations.state_of(case.chat).has_consent("checkins")
+
+    async def _on_checkin_due(self, item: Item, now: datetime) -> None:
+        data = item.data
+        case = self.registry.case(data["case_id"])
+        if data.get("monthly") and case is not None and case.status == "active":
+            self._add_checkin(case, now + MONTH, monthly=True)  # the next month's
+        if not self._may_check_in(case):
+            return
+        assert case is not None and case.chat is not None
+        self.followup.asked(case.case_id, data["checkin_id"], now)
+        await self.gateway.deliver(case.chat, CheckinDue(data["checkin_id"]),
+                                   key=f"sched:{item.id}")
+        tags = (f"case:{case.case_id}", f"checkins:{case.case_id}",
+                f"checkin:{data['checkin_id']}")
+        self.scheduler.add("checkin_followup", now + REMIND_AFTER, data, tags=tags,
+                           expires=now + MISSED_AFTER)
+        self.scheduler.add("checkin_missed", now + MISSED_AFTER, data, tags=tags)
+
+    async def _on_checkin_followup(self, item: Item, now: datetime) -> None:
+        data = item.data
+        case = self.registry.case(data["case_id"])
+        if not self._may_check_in(case) or not self.followup.is_unanswered(
+                data["case_id"], data["checkin_id"]):
+            return
+        assert case is not None and case.chat is not None
+        await self.gateway.deliver(case.chat, CheckinDue(data["checkin_id"], reminder=True),
+                                   key=f"sched:{item.id}")
+
+    async def _on_checkin_missed(self, item: Item, now: datetime) -> None:
+        streak = self.followup.missed(item.data["case_id"], item.data["checkin_id"])
+        if streak is not None and streak >= 2:
+            self.notify(item.data["case_id"], "cw_checkins_missed", key=f"sched:{item.id}")
+
+    # -- alerts --------------------------------------------------------------------------
+    def alert(self, case_id: str, alert_id: str) -> None:
+        """Send a new alert to the case worker and watch its deadline."""
+        case = self.registry.case(case_id)
+        alert = case.alert(alert_id) if case else None
+        worker = self.registry.caseworker(case.caseworker) if case else None
+        if case is None or alert is None or worker is None:
+            log.error("ALERT %s for case %s has no case worker to go to", alert_id, case_id)
+            return
+        if alert["severity"] == "review":
+            self._send_alert(worker, case, alert, "cw_alert_review", buttons=False)
+            return
+        self._send_alert(worker, case, alert, "cw_alert")
+        deadline = timedelta(minutes=self.deployment.alert_deadline(alert["severity"]))
+        self.scheduler.add("alert_deadline", datetime.fromisoformat(alert["at"]) + deadline,
+                           {"case_id": case_id, "alert_id": alert_id},
+                           tags=(f"case:{case_id}", f"alert:{alert_id}"))
+        self._audit(case_id, "alert_raised", alert)
+
+    async def _on_alert_deadline(self, item: Item, now: datetime) -> None:
+        case_id, alert_id = item.data["case_id"], item.data["alert_id"]
+        alert = self.followup.escalate(case_id, alert_id)
+        if alert is None:
+            return  # acknowledged meanwhile
+        case = self.registry.case(case_id)
+        assert case is not None
+        worker = self.registry.caseworker(case.caseworker)
+        if worker is not None:
+            self._send_alert(worker, case, alert, "cw_alert_again")
+        others = self._backups(case, worker)
+        for other in others:
+            self._send_alert(other, case, alert, "cw_alert_backup")
+        self._audit(case_id, "alert_escalated", alert, count=len(others))
+        if not others:
+            log.error("ALERT %s for case %s (%s) is unacknowledged after its deadline and "
+                      "no backup or supervisor is registered to receive it", alert_id, case_id,
+                      alert["severity"])
+
+    def _backups(self, case: Case, worker: CaseWorker | None) -> list[CaseWorker]:
+        if worker is not None and worker.backup is not None:
+            backup = self.registry.caseworker(worker.backup)
+            if backup is not None:
+                return [backup]
+        return [w for w in self.registry.caseworkers()
+                if w.role in ("supervisor", "admin") and w.telegram_id != case.caseworker]
+
+    def _send_alert(self, worker: CaseWorker, case: Case, alert: dict[str, Any], text_name: str,
+                    buttons: bool = True) -> None:
+        context = self.gateway.context
+        tr = context.translator(worker.language)
+        system = context.dialogs.system
+        categories = ", ".join(tr(system.get(f"category_{c}", c)) if f"category_{c}" in system
+                               else c for c in alert["categories"])
+        text = tr(system[text_name], case_id=tr.ltr(case.case_id),
+                  severity=tr(system.get(f"cw_severity_{alert['severity']}", alert["severity"])),
+                  categories=categories,
+                  time=tr.when(datetime.fromisoformat(alert["at"]), case.timezone))
+        rows: tuple[tuple[Button, ...], ...] = ()
+        if buttons:
+            base = f"alert:{case.case_id}:{alert['alert_id']}"
+            rows = ((Button(tr(system["cw_ack"]), f"{base}:ack"),
+                     Button(tr(system["cw_details"]), f"{base}:details")),
+                    (Button(tr(system["cw_will_call"]), f"{base}:call"),))
+        self._to_worker(worker, Send(text, rows, rtl=tr.rtl, protect=True,
+                                     priority=Priority.URGENT))
+
+    def notify(self, case_id: str, text_name: str, key: str | None = None,
+               translate: dict[str, str] | None = None, **values: str) -> None:
+        """A notice to the case's worker, in their language; `translate` values are source
+        texts to translate first."""
+        case = self.registry.case(case_id)
+        worker = self.registry.caseworker(case.caseworker) if case else None
+        if worker is None:
+            return
+        tr = self.gateway.context.translator(worker.language)
+        values.update({k: tr(v) for k, v in (translate or {}).items()})
+        text = tr(self.gateway.context.dialogs.system[text_name], case_id=tr.ltr(case_id),
+                  **values)
+        self._to_worker(worker, Send(text, rtl=tr.rtl, protect=True), key=key)
+
+    def _to_worker(self, worker: CaseWorker, send: Send, key: str | None = None) -> None:
+        """Queue a message for a case worker; its buttons get keys in their chat's shard."""
+        chat = chat_key(worker.telegram_id)
+        with self.gateway.conversations.store.transaction(chat_shard(chat)) as db:
+            messages = to_messages(db, worker.telegram_id, send, self.now())
+        self.gateway.outbox.enqueue(chat, messages, send.priority, key=key)
+
+    def _audit(self, case_id: str, event: str, alert: dict[str, Any], **extra: Any) -> None:
+        log.info("audit: %s %s (case %s, %s)", event, alert["alert_id"], case_id,
+                 alert["severity"])
+        why = "escalation_timeout" if event == "alert_escalated" else "safety"
+        self.casework.audit(event, why=why, case_id=case_id, alert_id=alert["alert_id"],
+                            severity=alert["severity"],
+                            justification=alert.get("justification"), **extra)

@@ -1,0 +1,1 @@
+"""Flows, system texts and the sample deployment, shipped as package data (see resources.py)."""
