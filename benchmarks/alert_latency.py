@@ -22,14 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fake_bot_api
 
-from counsel_bot.app import build_app
-from counsel_bot.config import Settings
+from counsel_bot.bootstrap import build_app
+from counsel_bot.config.settings import Settings
 from counsel_bot.engine.effects import Priority
 from counsel_bot.engine.inbound import Press, Start
 from counsel_bot.runtime.ratelimit import Limits
-from counsel_bot.runtime.runner import RunOptions, TelegramRunner
-from counsel_bot.runtime.telegram import IncomingUpdate
 from counsel_bot.runtime.transport import OutMessage
+from counsel_bot.telegram.gateway import IncomingUpdate
+from counsel_bot.telegram.runner import RunOptions, TelegramRunner
 from tests.fake_bot_api.server import FakeBotApi
 
 WORKER = 900_000

@@ -32,12 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from telegram_overhead import TOKEN, FakeServerProcess
 
-from counsel_bot.channels.door import make_door
 from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.ratelimit import Limits
 from counsel_bot.runtime.transport import OutMessage
 from counsel_bot.store.crypto import ShardCipher
+from counsel_bot.telegram.door import make_door
 
 
 async def _no_updates(_update: dict[str, Any]) -> None:

@@ -276,10 +276,10 @@ class RealBot:
 
     def __init__(self, root: str, framework: str, data_dir: Path, per_second: float,
                  step_processes: int = 0) -> None:
-        from counsel_bot.app import build_app
-        from counsel_bot.config import Settings
+        from counsel_bot.bootstrap import build_app
+        from counsel_bot.config.settings import Settings
         from counsel_bot.runtime.ratelimit import Limits
-        from counsel_bot.runtime.runner import RunOptions, TelegramRunner
+        from counsel_bot.telegram.runner import RunOptions, TelegramRunner
 
         self.app = build_app(Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(data_dir)}))
         self.runner = TelegramRunner(self.app, RunOptions(
@@ -352,7 +352,7 @@ async def run(args: argparse.Namespace) -> int:
     if "ptb" in frameworks:
 
         print("PTB: the door module is imported first, so the echo bot gets the same HTTP "
-              "client set-up (it caches sniffio's absence, see counsel_bot/channels/ptb.py)")
+              "client set-up (it caches sniffio's absence, see counsel_bot/telegram/ptb_door.py)")
     print(flush=True)
     rates: dict[tuple[str, str, str], list[float]] = {}
     next_user = 1_000_000

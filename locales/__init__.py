@@ -1,1 +1,1 @@
-"""Catalogues and distress lexicons, shipped as package data (see counsel_bot/resources.py)."""
+"""Catalogues and distress lexicons, shipped as package data (see config/resources.py)."""

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from counsel_bot.app import load_context
-from counsel_bot.config import Settings
+from counsel_bot.bootstrap import load_context
+from counsel_bot.config.settings import Settings
 from counsel_bot.engine.context import EngineContext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

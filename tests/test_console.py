@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from counsel_bot.i18n import Catalogs
+from counsel_bot.i18n.catalogs import Catalogs
 
 
 def run_demo(tmp_path: Path, lines: list[str], *args: str,

@@ -6,10 +6,10 @@ import io
 import subprocess
 import sys
 
-from counsel_bot.config import Settings
-from counsel_bot.i18n import SUPPORTED_LANGUAGES, language_name
-from counsel_bot.i18n_check import check_all
-from counsel_bot.i18n_extract import extract_dialogs
+from counsel_bot.config.settings import Settings
+from counsel_bot.i18n.catalogs import SUPPORTED_LANGUAGES, language_name
+from counsel_bot.i18n.check import check_all
+from counsel_bot.i18n.extract import extract_dialogs
 
 
 def test_all_catalogues_are_complete_and_the_template_is_fresh():

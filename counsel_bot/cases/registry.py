@@ -19,7 +19,7 @@ from tinydb.table import Document
 from counsel_bot.cases import ids
 from counsel_bot.cases.localtime import LocalTimeError, parse_local, zone
 from counsel_bot.cases.model import ROLES, Case, CaseWorker, Session
-from counsel_bot.deployment import Deployment
+from counsel_bot.config.deployment import Deployment
 from counsel_bot.store.port import Store
 
 T = TypeVar("T")

@@ -11,22 +11,22 @@ from typing import TYPE_CHECKING
 from counsel_bot.engine.effects import Button, Priority, RecordCheckin, Send, SnoozeCheckin
 from counsel_bot.engine.inbound import CheckinDue
 from counsel_bot.engine.safety import help_button, respond
+from counsel_bot.engine.turn import Turn
 from counsel_bot.screening.screener import screen_checkin
 
 if TYPE_CHECKING:
-    from counsel_bot.engine.engine import _Turn
-    from counsel_bot.i18n import Translator
+    from counsel_bot.i18n.catalogs import Translator
 
 NEEDS = ("shelter", "food", "health", "money", "work", "safety", "documents", "family")
 SCORE, NEEDS_STEP, COMMENT = "checkin.score", "checkin.needs", "checkin.comment"
 POSITIONS = (SCORE, NEEDS_STEP, COMMENT)
 
 
-def _tr(turn: _Turn) -> Translator:
+def _tr(turn: Turn) -> Translator:
     return turn.ctx.translator(turn.state.language)
 
 
-def ask_score(turn: _Turn, due: CheckinDue) -> None:
+def ask_score(turn: Turn, due: CheckinDue) -> None:
     if turn.state.case_id is None or not turn.state.has_consent("checkins"):
         return  # no consent, no check-in: nothing is sent
     tr = _tr(turn)
@@ -43,7 +43,7 @@ def ask_score(turn: _Turn, due: CheckinDue) -> None:
                              priority=Priority.BULK))
 
 
-def _needs_message(turn: _Turn) -> Send:
+def _needs_message(turn: Turn) -> Send:
     tr = _tr(turn)
     system = turn.ctx.dialogs.system
     chosen = set((turn.state.checkin or {}).get("needs", []))
@@ -53,7 +53,7 @@ def _needs_message(turn: _Turn) -> Send:
     return Send(tr(system["checkin_needs"]), tuple(rows), rtl=tr.rtl, protect=True)
 
 
-def on_press(turn: _Turn, action: str) -> bool:
+def on_press(turn: Turn, action: str) -> bool:
     """Handle a check-in button; False when it is not one for the current question."""
     position, _, choice = action.partition(":")
     checkin = turn.state.checkin
@@ -93,7 +93,7 @@ def on_press(turn: _Turn, action: str) -> bool:
     return False
 
 
-def finish(turn: _Turn, comment: str | None) -> None:
+def finish(turn: Turn, comment: str | None) -> None:
     """Record the answers, screen them, thank, and go back to where the person was."""
     checkin = turn.state.checkin
     case_id = turn.state.case_id
@@ -108,7 +108,7 @@ def finish(turn: _Turn, comment: str | None) -> None:
     _leave(turn)
 
 
-def _leave(turn: _Turn) -> None:
+def _leave(turn: Turn) -> None:
     turn.state.checkin = None
     turn.state.position = None
     target = turn.state.return_to

@@ -21,11 +21,11 @@ from counsel_bot.engine.effects import (
 from counsel_bot.engine.inbound import CaseClosed
 from counsel_bot.engine.render import privacy_overview, text_version
 from counsel_bot.engine.state import ConsentAnswer
-from counsel_bot.i18n import language_name
+from counsel_bot.engine.turn import Turn
+from counsel_bot.i18n.catalogs import language_name
 
 if TYPE_CHECKING:
-    from counsel_bot.deployment import Partner
-    from counsel_bot.engine.engine import _Turn
+    from counsel_bot.config.deployment import Partner
 
 MET, MISSING, SUPPORT, COMMENT, REFERRAL = (
     "closure.met", "closure.missing", "closure.support", "closure.comment", "closure.referral")
@@ -35,21 +35,21 @@ NEEDS = ("shelter", "food", "health", "money", "work", "safety", "documents", "f
 STOP_REASONS = ("no_need", "elsewhere", "privacy", "moved")
 
 
-def _say(turn: _Turn, text: str, rows: list[tuple[Button, ...]] | None = None,
+def _say(turn: Turn, text: str, rows: list[tuple[Button, ...]] | None = None,
          protect: bool = False) -> None:
     tr = turn.ctx.translator(turn.state.language)
     turn.effects.append(Send(text, tuple(rows or ()), rtl=tr.rtl, protect=protect))
 
 
-def _t(turn: _Turn, name: str, **values: object) -> str:
+def _t(turn: Turn, name: str, **values: object) -> str:
     return turn.ctx.translator(turn.state.language)(turn.ctx.dialogs.system[name], **values)
 
 
-def _skip(turn: _Turn, position: str) -> tuple[Button, ...]:
+def _skip(turn: Turn, position: str) -> tuple[Button, ...]:
     return (Button(_t(turn, "checkin_skip"), f"{position}:skip"),)
 
 
-def on_closed(turn: _Turn, event: CaseClosed) -> None:
+def on_closed(turn: Turn, event: CaseClosed) -> None:
     state = turn.state
     state.closed = event.reason
     state.checkin = None
@@ -69,13 +69,13 @@ def on_closed(turn: _Turn, event: CaseClosed) -> None:
     _ask_met(turn)
 
 
-def _ask_met(turn: _Turn) -> None:
+def _ask_met(turn: Turn) -> None:
     turn.state.position = MET
     rows = [(Button(_t(turn, f"eval_met_{v}"), f"{MET}:{v}"),) for v in ("yes", "partly", "no")]
     _say(turn, _t(turn, "eval_met"), [*rows, _skip(turn, MET)])
 
 
-def _ask_missing(turn: _Turn) -> None:
+def _ask_missing(turn: Turn) -> None:
     turn.state.position = MISSING
     chosen = set((turn.state.closure or {}).get("missing", []))
     rows = [(Button(("✓ " if n in chosen else "") + _t(turn, f"need_{n}"), f"{MISSING}:{n}"),)
@@ -84,18 +84,18 @@ def _ask_missing(turn: _Turn) -> None:
     _say(turn, _t(turn, "eval_missing"), rows)
 
 
-def _ask_support(turn: _Turn) -> None:
+def _ask_support(turn: Turn) -> None:
     turn.state.position = SUPPORT
     rows = [(Button(_t(turn, f"checkin_score_{n}"), f"{SUPPORT}:{n}"),) for n in range(1, 6)]
     _say(turn, _t(turn, "eval_support"), [*rows, _skip(turn, SUPPORT)])
 
 
-def _ask_comment(turn: _Turn) -> None:
+def _ask_comment(turn: Turn) -> None:
     turn.state.position = COMMENT
     _say(turn, _t(turn, "eval_comment"), [_skip(turn, COMMENT)])
 
 
-def on_press(turn: _Turn, action: str) -> bool:
+def on_press(turn: Turn, action: str) -> bool:
     position, _, choice = action.partition(":")
     state = turn.state
     if position != state.position or position not in POSITIONS:
@@ -137,7 +137,7 @@ def on_press(turn: _Turn, action: str) -> bool:
     return True
 
 
-def finish_evaluation(turn: _Turn, comment: str | None) -> None:
+def finish_evaluation(turn: Turn, comment: str | None) -> None:
     closure = turn.state.closure or {}
     if turn.state.case_id:
         turn.effects.append(RecordEvaluation(turn.state.case_id, closure.get("met"),
@@ -147,18 +147,18 @@ def finish_evaluation(turn: _Turn, comment: str | None) -> None:
     offer_next_referral(turn)
 
 
-def _partners(turn: _Turn) -> tuple[Partner, ...]:
+def _partners(turn: Turn) -> tuple[Partner, ...]:
     return turn.ctx.deployment.country(turn.state.country).referral_partners
 
 
-def _referral_text(turn: _Turn, index: int) -> str:
+def _referral_text(turn: Turn, index: int) -> str:
     tr = turn.ctx.translator(turn.state.language)
     partner = _partners(turn)[index]
     return _t(turn, "referral_offer", partner=tr(partner.name),
               description=tr(partner.description))
 
 
-def offer_next_referral(turn: _Turn) -> None:
+def offer_next_referral(turn: Turn) -> None:
     closure = turn.state.closure or {}
     index = closure.get("referral", 0)
     if index >= len(_partners(turn)) or turn.state.case_id is None:
@@ -172,7 +172,7 @@ def offer_next_referral(turn: _Turn) -> None:
            Button(_t(turn, "referral_no"), f"{REFERRAL}:no"))], protect=True)
 
 
-def answer_referral(turn: _Turn, granted: bool) -> None:
+def answer_referral(turn: Turn, granted: bool) -> None:
     state = turn.state
     closure = state.closure or {}
     index = closure.get("referral", 0)
@@ -192,13 +192,13 @@ def answer_referral(turn: _Turn, granted: bool) -> None:
 
 
 # -- /stop, /mydata, /delete -------------------------------------------------------------
-def ask_stop(turn: _Turn) -> None:
+def ask_stop(turn: Turn) -> None:
     turn.state.position = STOP
     rows = [(Button(_t(turn, f"stop_reason_{r}"), f"{STOP}:{r}"),) for r in STOP_REASONS]
     _say(turn, _t(turn, "stop_ask"), [*rows, _skip(turn, STOP)])
 
 
-def stop(turn: _Turn, reason: str | None) -> None:
+def stop(turn: Turn, reason: str | None) -> None:
     state = turn.state
     turn.effects.append(StopContact(state.case_id, reason))
     state.stopped = True
@@ -207,11 +207,11 @@ def stop(turn: _Turn, reason: str | None) -> None:
     _say(turn, _t(turn, "stop_done"))
 
 
-def _period(turn: _Turn) -> str:
+def _period(turn: Turn) -> str:
     return turn.ctx.translator(turn.state.language).days(turn.ctx.deployment.erasure_days)
 
 
-def ask_delete(turn: _Turn) -> None:
+def ask_delete(turn: Turn) -> None:
     if turn.state.case_id is None:
         _say(turn, _t(turn, "delete_nothing"))
         return
@@ -221,7 +221,7 @@ def ask_delete(turn: _Turn) -> None:
           (Button(_t(turn, "cancel"), f"{DELETE}:cancel"),)])
 
 
-def my_data(turn: _Turn) -> None:
+def my_data(turn: Turn) -> None:
     """A readable summary, in the person's language, of everything stored about them."""
     state = turn.state
     tr = turn.ctx.translator(state.language)

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from counsel_bot.cases.model import Case
-from counsel_bot.deployment import Deployment
+from counsel_bot.config.deployment import Deployment
 from counsel_bot.engine.dialogs import Dialogs
-from counsel_bot.i18n import Catalogs, Translator
+from counsel_bot.i18n.catalogs import Catalogs, Translator
 from counsel_bot.screening.screener import Screener
 
 

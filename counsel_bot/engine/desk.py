@@ -18,7 +18,7 @@ from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.effects import Audit, Button, Send
 from counsel_bot.engine.inbound import Command, Inbound, Press, Start, Text
 from counsel_bot.engine.input_check import problem_with
-from counsel_bot.i18n import Translator, language_name
+from counsel_bot.i18n.catalogs import Translator, language_name
 
 DURATIONS = (30, 45, 60, 90)
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from counsel_bot.i18n import Catalogs, language_name, placeholders
-from counsel_bot.i18n_extract import texts_in_yaml
+from counsel_bot.i18n.catalogs import Catalogs, language_name, placeholders
+from counsel_bot.i18n.extract import texts_in_yaml
 
 STEP_TYPES: Mapping[str, tuple[str, ...]] = {
     # type: the keys it requires

@@ -35,12 +35,10 @@ from counsel_bot.engine.input_check import MAX_TEXT_LENGTH, problem_with
 from counsel_bot.engine.render import consent_text, privacy_overview, step_message, text_version
 from counsel_bot.engine.sessions import ANSWER_CHOICES, session_event_message
 from counsel_bot.engine.state import PURPOSES, ConsentAnswer, Conversation
-from counsel_bot.i18n import language_name
+from counsel_bot.engine.turn import Turn
+from counsel_bot.i18n.catalogs import language_name
 from counsel_bot.screening.screener import screen_help_request
 
-MAX_CHAINED_STEPS = 20  # guards against a message loop a content author might write
-WAITING_TYPES = frozenset({"menu", "choose_language", "consent", "privacy",
-                           "write_to_caseworker"})
 SUGGESTING = "session.suggest"  # the position while the returnee writes other times
 CASEWORKER_COMMANDS = frozenset({"cases", "case", "newcase", "schedule", "close"})
 
@@ -55,57 +53,8 @@ class Outcome:
         return [e for e in self.effects if isinstance(e, Send)]
 
 
-class _Turn:
-    """One turn of the conversation: a working copy of the state and the effects so far."""
-
-    def __init__(self, state: Conversation, ctx: EngineContext) -> None:
-        self.state = state.copy()
-        self.ctx = ctx
-        self.effects: list[Effect] = []
-
-    # -- saying things ---------------------------------------------------------------
-    def say(self, name: str, **values: object) -> None:
-        tr = self.ctx.translator(self.state.language)
-        self.effects.append(Send(self.ctx.system_text(self.state.language, name, **values),
-                                 rtl=tr.rtl))
-
-    def show(self, step: Step) -> None:
-        if step.type == "privacy":
-            self.effects.append(privacy_overview(step, self.state, self.ctx))
-        else:
-            self.effects.append(step_message(step, self.state, self.ctx))
-
-    def current_step(self) -> Step | None:
-        position = self.state.position
-        return self.ctx.dialogs.steps.get(position) if position else None
-
-    def repeat_current(self) -> None:
-        step = self.current_step()
-        if step is not None:
-            self.show(step)
-        else:
-            self.enter(self.ctx.dialogs.start_of("info").key)
-
-    # -- moving ------------------------------------------------------------------------
-    def enter(self, key: str, *, language_chosen: bool = False) -> None:
-        """Show a step and every message step after it, stopping where an answer is needed."""
-        for _ in range(MAX_CHAINED_STEPS):
-            step = self.ctx.dialogs.step(key)
-            if step.type == "choose_language" and language_chosen and step.next:
-                key = step.next
-                continue
-            self.show(step)
-            if step.type in WAITING_TYPES:
-                self.state.position = step.key
-                return
-            assert step.next is not None
-            key = step.next
-        raise RuntimeError(f"dialog loop from {key}")
-
-    def finish_detour(self, default_next: str) -> None:
-        target = self.state.return_to or default_next
-        self.state.return_to = None
-        self.enter(target)
+class _Engine(Turn):
+    """The engine's handling of every kind of input, on top of the turn's primitives."""
 
     # -- handling ----------------------------------------------------------------------
     def handle(self, inbound: Inbound) -> None:
@@ -198,12 +147,6 @@ class _Turn:
             self.say("caseworker_only")
         else:
             self.say("unknown_command")
-
-    def detour(self, key: str) -> None:
-        position = self.state.position
-        if position and position != key and self.state.return_to is None:
-            self.state.return_to = position
-        self.enter(key)
 
     def on_text(self, text: str) -> None:
         problem = problem_with(text)
@@ -417,6 +360,6 @@ class _Turn:
 
 def step(state: Conversation, inbound: Inbound, ctx: EngineContext) -> Outcome:
     """Advance one conversation by one input."""
-    turn = _Turn(state, ctx)
+    turn = _Engine(state, ctx)
     turn.handle(inbound)
     return Outcome(turn.state, turn.effects)

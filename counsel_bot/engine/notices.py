@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from counsel_bot.i18n import Translator
+from counsel_bot.i18n.catalogs import Translator
 
 EVENTS = ("joined", "consent_declined", "session_confirmed", "session_declined",
           "session_change_requested", "message", "unreachable")

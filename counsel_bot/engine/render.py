@@ -9,7 +9,7 @@ from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.dialogs import Step
 from counsel_bot.engine.effects import Button, Send
 from counsel_bot.engine.state import Conversation
-from counsel_bot.i18n import Translator, language_name
+from counsel_bot.i18n.catalogs import Translator, language_name
 
 # Steps that show the deployment's own facts, which carry the sample banner in a sample.
 _CONFIG_STEP_TYPES = frozenset({"services", "rumours", "contact"})

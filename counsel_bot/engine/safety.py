@@ -7,25 +7,21 @@ what the effect allows (see RaiseAlert).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from counsel_bot.engine.effects import Button, Priority, RaiseAlert, Send
+from counsel_bot.engine.turn import Turn
 from counsel_bot.screening.screener import ScreeningResult
-
-if TYPE_CHECKING:
-    from counsel_bot.engine.engine import _Turn
 
 HELP_ACTION = "help:now"
 SAFE_ACTIONS = ("safety:yes", "safety:no")
 
 
-def contacts_text(turn: _Turn) -> str:
+def contacts_text(turn: Turn) -> str:
     tr = turn.ctx.translator(turn.state.language)
     country = turn.ctx.deployment.country(turn.state.country)
     return "\n".join(f"• {tr(c.name)}: {tr.ltr(c.phone)}" for c in country.emergency_contacts)
 
 
-def alert_justification(turn: _Turn, severity: str) -> str | None:
+def alert_justification(turn: Turn, severity: str) -> str | None:
     """Why an alert may go to the case worker, or None when it may not."""
     state = turn.state
     if state.case_id is None:
@@ -37,7 +33,7 @@ def alert_justification(turn: _Turn, severity: str) -> str | None:
     return None
 
 
-def respond(turn: _Turn, result: ScreeningResult, text: str | None) -> None:
+def respond(turn: Turn, result: ScreeningResult, text: str | None) -> None:
     """Reply to a screened signal; raise the alert it allows."""
     system = turn.ctx.dialogs.system
     tr = turn.ctx.translator(turn.state.language)
@@ -67,7 +63,7 @@ def respond(turn: _Turn, result: ScreeningResult, text: str | None) -> None:
                                        justification, text))
 
 
-def on_safety_answer(turn: _Turn, action: str) -> None:
+def on_safety_answer(turn: Turn, action: str) -> None:
     system = turn.ctx.dialogs.system
     tr = turn.ctx.translator(turn.state.language)
     if action == "safety:yes":
@@ -82,6 +78,6 @@ def on_safety_answer(turn: _Turn, action: str) -> None:
                                        justification))
 
 
-def help_button(turn: _Turn) -> tuple[Button, ...]:
+def help_button(turn: Turn) -> tuple[Button, ...]:
     tr = turn.ctx.translator(turn.state.language)
     return (Button(tr(turn.ctx.dialogs.system["help_now"]), HELP_ACTION),)

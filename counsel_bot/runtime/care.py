@@ -25,7 +25,7 @@ from counsel_bot.engine.inbound import CheckinDue
 from counsel_bot.runtime.casework import Casework
 from counsel_bot.runtime.conversations import AlertRaised, chat_shard
 from counsel_bot.runtime.scheduler import Item
-from counsel_bot.runtime.telegram import chat_key, to_messages
+from counsel_bot.telegram.gateway import chat_key, to_messages
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from counsel_bot.cases.model import Case, Session
 from counsel_bot.engine.inbound import SessionEvent
 from counsel_bot.runtime.inbox import Inbox
 from counsel_bot.runtime.scheduler import Item, Scheduler
-from counsel_bot.runtime.telegram import TelegramGateway
+from counsel_bot.telegram.gateway import TelegramGateway
 
 log = logging.getLogger(__name__)
 

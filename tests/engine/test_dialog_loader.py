@@ -9,7 +9,7 @@ import pytest
 from babel.messages.pofile import read_po, write_po
 
 from counsel_bot.engine.dialogs import DialogError, load_dialogs
-from counsel_bot.i18n import Catalogs
+from counsel_bot.i18n.catalogs import Catalogs
 
 
 @pytest.fixture

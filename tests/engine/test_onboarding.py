@@ -7,7 +7,7 @@ import pytest
 from counsel_bot.engine.effects import Audit, ForgetPersonalData, Send
 from counsel_bot.engine.inbound import Command, Press, Start, Text
 from counsel_bot.engine.render import consent_text, text_version
-from counsel_bot.i18n import RLM, language_name
+from counsel_bot.i18n.catalogs import RLM, language_name
 from tests.conftest import NOW
 from tests.engine.conversation import Chat
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from counsel_bot.engine.effects import Button, Send
-from counsel_bot.runtime.splitting import TELEGRAM_LIMIT, split_text, utf16_length
-from counsel_bot.runtime.telegram import to_messages
 from counsel_bot.store import MemoryStore
+from counsel_bot.telegram.gateway import to_messages
+from counsel_bot.telegram.splitting import TELEGRAM_LIMIT, split_text, utf16_length
 
 
 def test_short_text_is_one_part():

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from counsel_bot.app import App, build_app
-from counsel_bot.config import Settings
+from counsel_bot.bootstrap import App, build_app
+from counsel_bot.config.settings import Settings
 from counsel_bot.runtime.ratelimit import Limits
-from counsel_bot.runtime.runner import RunOptions, TelegramRunner
+from counsel_bot.telegram.runner import RunOptions, TelegramRunner
 from tests.fake_bot_api.fixtures import fake_bot_api  # noqa: F401  (a fixture)
 from tests.fake_bot_api.server import FakeBotApi
 
@@ -83,7 +83,7 @@ class SimClock:
 async def join(bot: LiveBot, user: int, code: str, lang: str, *, alerts: bool = True,
                checkins: bool = True) -> None:
     """A returnee opens the invitation link, keeps the case's language and consents."""
-    from counsel_bot.i18n import language_name
+    from counsel_bot.i18n.catalogs import language_name
 
     api = bot.api
     await bot.text(user, f"/start {code}", language_code="en")

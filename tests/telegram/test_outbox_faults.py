@@ -10,8 +10,8 @@ import pytest
 from counsel_bot.runtime.conversations import chat_shard
 from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.ratelimit import Limits
-from counsel_bot.runtime.telegram import DELIVERY_TABLE, chat_key
 from counsel_bot.store.crypto import ShardCipher
+from counsel_bot.telegram.gateway import DELIVERY_TABLE, chat_key
 from tests.telegram.conftest import LiveBot, start_bot, stop_bot
 
 USER = 5553001

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from counsel_bot.runtime.telegram import chat_key
+from counsel_bot.telegram.gateway import chat_key
 from tests.telegram.conftest import button_data, join, start_bot, stop_bot
 from tests.telegram.test_conformance import test_onboarding_consent_and_information_in_french
 

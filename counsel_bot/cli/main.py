@@ -7,15 +7,15 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from counsel_bot.config import Settings
-from counsel_bot.i18n import SUPPORTED_LANGUAGES
+from counsel_bot.config.settings import Settings
+from counsel_bot.i18n.catalogs import SUPPORTED_LANGUAGES
 
 log = logging.getLogger("counsel_bot")
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
-    from counsel_bot.app import build_app
-    from counsel_bot.channels.console import ConsoleDoor
+    from counsel_bot.bootstrap import build_app
+    from counsel_bot.console import ConsoleDoor
 
     app = build_app(settings)
     try:
@@ -30,7 +30,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _i18n_check(args: argparse.Namespace, settings: Settings) -> int:
-    from counsel_bot.i18n_check import check_all
+    from counsel_bot.i18n.check import check_all
 
     problems = check_all(settings)
     for problem in problems:
@@ -72,10 +72,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     import os
     import signal
 
-    from counsel_bot.app import build_app
+    from counsel_bot.bootstrap import build_app
     from counsel_bot.logging_setup import register_secret
     from counsel_bot.runtime.ratelimit import Limits
-    from counsel_bot.runtime.runner import OFFICIAL_API, RunOptions, TelegramRunner
+    from counsel_bot.telegram.runner import OFFICIAL_API, RunOptions, TelegramRunner
 
     token = os.environ.get("COUNSEL_BOT_TOKEN", "").strip()
     if not token:
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "%(default)s on this machine, from its CPU count)")
     run.set_defaults(run=_run)
 
-    from counsel_bot.cli_casework import add_commands
+    from counsel_bot.cli.casework import add_commands
 
     add_commands(commands)
 
@@ -179,9 +179,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args, settings))
     except Exception as exc:  # a clear message for the person at the terminal, details in logs
-        from counsel_bot.deployment import ConfigError
+        from counsel_bot.config.deployment import ConfigError
         from counsel_bot.engine.dialogs import DialogError
-        from counsel_bot.i18n import CatalogError
+        from counsel_bot.i18n.catalogs import CatalogError
         from counsel_bot.store.errors import StoreError
 
         if isinstance(exc, ConfigError | DialogError | CatalogError | StoreError):

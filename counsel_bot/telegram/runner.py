@@ -7,21 +7,21 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from counsel_bot.app import App
-from counsel_bot.channels.door import TelegramDoor, make_door
+from counsel_bot.bootstrap import App
 from counsel_bot.runtime.care import Care
 from counsel_bot.runtime.casework import Casework
 from counsel_bot.runtime.closing import Closing
-from counsel_bot.runtime.desk import DeskService
 from counsel_bot.runtime.inbox import Inbox
 from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.ratelimit import Limits
 from counsel_bot.runtime.scheduler import Scheduler
-from counsel_bot.runtime.step_processes import StepProcesses
-from counsel_bot.runtime.telegram import ALLOWED_UPDATES, TelegramGateway
-from counsel_bot.runtime.webhook import WebhookServer, new_secret_token
 from counsel_bot.store.crypto import ShardCipher
+from counsel_bot.telegram.desk import DeskService
+from counsel_bot.telegram.door import TelegramDoor, make_door
+from counsel_bot.telegram.gateway import ALLOWED_UPDATES, TelegramGateway
+from counsel_bot.telegram.step_processes import StepProcesses
+from counsel_bot.telegram.webhook import WebhookServer, new_secret_token
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from counsel_bot.i18n import SUPPORTED_LANGUAGES
+from counsel_bot.i18n.catalogs import SUPPORTED_LANGUAGES
 
 
 class ConfigError(Exception):

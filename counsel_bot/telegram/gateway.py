@@ -21,13 +21,13 @@ from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.effects import NotifyCaseWorker, Priority, Send
 from counsel_bot.engine.inbound import Inbound, Press, StaleButton, Unsupported, parse_text
 from counsel_bot.engine.notices import caseworker_notice
-from counsel_bot.i18n import mark_rtl
-from counsel_bot.runtime import callback_keys
+from counsel_bot.i18n.catalogs import mark_rtl
 from counsel_bot.runtime.conversations import ConversationService, chat_shard, load_state
 from counsel_bot.runtime.outbox import Outbox
-from counsel_bot.runtime.splitting import split_text
-from counsel_bot.runtime.step_processes import Delivery, StepProcesses
 from counsel_bot.runtime.transport import BotCommand, OutMessage, SendError, Transport
+from counsel_bot.telegram import callback_keys
+from counsel_bot.telegram.splitting import split_text
+from counsel_bot.telegram.step_processes import Delivery, StepProcesses
 
 log = logging.getLogger(__name__)
 

@@ -37,11 +37,11 @@ def make_door(framework: str, token: str, api_url: str, sink: UpdateSink,
               request_timeout: float = 15.0) -> TelegramDoor:
     """The door for `framework` ("ptb" or "aiogram"); imported lazily, each is optional."""
     if framework == "ptb":
-        from counsel_bot.channels.ptb import PtbDoor
+        from counsel_bot.telegram.ptb_door import PtbDoor
 
         return PtbDoor(token, api_url, sink, request_timeout)
     if framework == "aiogram":
-        from counsel_bot.channels.aiogram import AiogramDoor
+        from counsel_bot.telegram.aiogram_door import AiogramDoor
 
         return AiogramDoor(token, api_url, sink, request_timeout)
     raise ValueError(f"unknown framework {framework!r}: use ptb or aiogram")

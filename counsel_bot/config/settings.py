@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from counsel_bot.resources import packaged_dialogs, packaged_locales, sample_deployment
+from counsel_bot.config.resources import packaged_dialogs, packaged_locales, sample_deployment
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from counsel_bot.app import build_app
 from counsel_bot.audit import AuditLog
+from counsel_bot.bootstrap import build_app
 from counsel_bot.cases.followup import FollowUp
 from counsel_bot.cases.lifecycle import Lifecycle
 from counsel_bot.cases.model import CLOSE_REASONS
 from counsel_bot.cases.registry import CaseError, Registry
-from counsel_bot.config import Settings
+from counsel_bot.config.settings import Settings
 from counsel_bot.runtime.inbox import Inbox
 from counsel_bot.store.crypto import ShardCipher
 

@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from counsel_bot.config import Settings
+from counsel_bot.config.settings import Settings
 from counsel_bot.engine.effects import Priority
 from counsel_bot.runtime.transport import OutMessage
 
@@ -89,9 +89,9 @@ def _worker_main(conn: Any, settings: Settings, log_level: int) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    from counsel_bot.app import build_app
+    from counsel_bot.bootstrap import build_app
     from counsel_bot.logging_setup import configure_logging
-    from counsel_bot.runtime.telegram import TelegramGateway
+    from counsel_bot.telegram.gateway import TelegramGateway
 
     configure_logging()
     logging.getLogger().setLevel(log_level)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-from counsel_bot.config import Settings
+from counsel_bot.config.settings import Settings
 from counsel_bot.engine.dialogs import content_files
-from counsel_bot.i18n import SUPPORTED_LANGUAGES, placeholders, po_path
-from counsel_bot.i18n_extract import texts_in_file
+from counsel_bot.i18n.catalogs import SUPPORTED_LANGUAGES, placeholders, po_path
+from counsel_bot.i18n.extract import texts_in_file
 
 REFRESH = ("run: pybabel extract -F babel.cfg -o locales/messages.pot . && "
            "pybabel update -i locales/messages.pot -d locales")

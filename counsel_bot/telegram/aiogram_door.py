@@ -18,7 +18,6 @@ from aiogram.exceptions import (
 from aiogram.types import BotCommand as AiogramBotCommand
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, TelegramObject, Update
 
-from counsel_bot.channels.door import UpdateSink
 from counsel_bot.runtime.transport import (
     Blocked,
     BotCommand,
@@ -27,6 +26,7 @@ from counsel_bot.runtime.transport import (
     RetryLater,
     Transient,
 )
+from counsel_bot.telegram.door import UpdateSink
 
 
 class AiogramTransport:

@@ -12,7 +12,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from counsel_bot.channels.door import UpdateSink
 from counsel_bot.runtime.transport import (
     Blocked,
     BotCommand,
@@ -21,6 +20,7 @@ from counsel_bot.runtime.transport import (
     RetryLater,
     Transient,
 )
+from counsel_bot.telegram.door import UpdateSink
 
 
 def _remember_missing_sniffio() -> None:

@@ -35,7 +35,7 @@ from counsel_bot.engine.desk import (
 from counsel_bot.engine.effects import Audit, Send
 from counsel_bot.runtime.casework import Casework
 from counsel_bot.runtime.conversations import chat_shard
-from counsel_bot.runtime.telegram import (
+from counsel_bot.telegram.gateway import (
     IncomingUpdate,
     Outgoing,
     chat_key,

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from counsel_bot.audit import AuditLog
-from counsel_bot.config import Settings
-from counsel_bot.deployment import load_deployment
+from counsel_bot.config.deployment import load_deployment
+from counsel_bot.config.settings import Settings
 from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.dialogs import load_dialogs
-from counsel_bot.i18n import Catalogs
+from counsel_bot.i18n.catalogs import Catalogs
 from counsel_bot.runtime.conversations import ConversationService
 from counsel_bot.screening.screener import SUPPORTED_LANGUAGES as SCREENING_LANGUAGES
 from counsel_bot.screening.screener import Screener

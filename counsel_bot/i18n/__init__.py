@@ -1,0 +1,1 @@
+"""Languages: gettext catalogues, Babel formatting, the dialogs extractor and the check."""
