@@ -3,7 +3,7 @@ bulk check-ins wait in the outbox.
 
 The real bot (store, engine, screening, alerts, outbox) runs against the fake Bot API with
 Telegram's global limit, so the bulk messages really are waiting. Each returnee has a case
-and has consented; each writes one distress message, handed to the gateway as the framework
+and has consented; each writes one distress message, handed to the router as the framework
 would hand it. Goal: p99 under 200 ms.
 
     .venv/bin/python benchmarks/alert_latency.py [--bulk 10000] [--messages 200]
@@ -22,14 +22,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.fake_bot_api
 
-from counsel_bot.bootstrap import build_app
+from counsel_bot.bootstrap import build_app, build_telegram
 from counsel_bot.config.settings import Settings
 from counsel_bot.engine.effects import Priority
 from counsel_bot.engine.inbound import Press, Start
 from counsel_bot.runtime.ratelimit import Limits
 from counsel_bot.runtime.transport import OutMessage
-from counsel_bot.telegram.gateway import IncomingUpdate
-from counsel_bot.telegram.runner import RunOptions, TelegramRunner
+from counsel_bot.telegram.runner import RunOptions
+from counsel_bot.telegram.updates import IncomingUpdate
 from tests.fake_bot_api.server import FakeBotApi
 
 WORKER = 900_000
@@ -42,10 +42,9 @@ async def measure(framework: str, bulk: int, messages: int) -> list[float]:
         registry = app.conversations.registry
         registry.add_caseworker(WORKER, "Bench", language="en")
         async with FakeBotApi(global_limit_per_sec=30) as api:
-            runner = TelegramRunner(app, RunOptions(framework=framework, token=api.token,
+            runner = build_telegram(app, RunOptions(framework=framework, token=api.token,
                                                     api_url=api.root, limits=Limits(30)))
             await runner.start()
-            gateway = runner.gateway
             chats = []
             for i in range(messages):  # returnees with a case and consent, set up directly
                 _case, invitation = registry.open_case(WORKER, "XS", "en", "Europe/Paris")
@@ -74,7 +73,7 @@ async def measure(framework: str, bulk: int, messages: int) -> list[float]:
                 update = IncomingUpdate(n, chat_id, "private", "text", "en",
                                         text="I want to kill myself")
                 started = time.perf_counter()
-                await gateway.handle(update)
+                await runner.router.handle(update)
                 latencies.append((handed[n] - started) * 1000)
             waiting = runner.outbox.pending
             await runner.stop()

@@ -6,7 +6,7 @@ API server (tests/fake_bot_api) running in its own process:
 - **echo**: the framework's own minimal bot (PTB Application + MessageHandler, or aiogram
   Dispatcher + message handler) that answers each text with the same text. It gets the
   door's settings (concurrent updates, 64 connections, long polling, no poll interval);
-- **bot**: the real TelegramRunner in polling mode with the real encrypted store in a fresh
+- **bot**: the real bot (build_telegram) in polling mode with the real encrypted store in a fresh
   temp data folder, a temp key file (COUNSEL_BOT_KEY_FILE), the journal-backed outbox, and
   every fsync on. Its outbox global limit is raised (default 100,000/s) because this
   measures processing overhead, not Telegram's flood limits; per-chat limits stay as in
@@ -272,17 +272,17 @@ class AiogramEcho:
 
 
 class RealBot:
-    """The TelegramRunner as `counsel-bot run` builds it, on a fresh data folder."""
+    """The bot as `counsel-bot run` builds it, on a fresh data folder."""
 
     def __init__(self, root: str, framework: str, data_dir: Path, per_second: float,
                  step_processes: int = 0) -> None:
-        from counsel_bot.bootstrap import build_app
+        from counsel_bot.bootstrap import build_app, build_telegram
         from counsel_bot.config.settings import Settings
         from counsel_bot.runtime.ratelimit import Limits
-        from counsel_bot.telegram.runner import RunOptions, TelegramRunner
+        from counsel_bot.telegram.runner import RunOptions
 
         self.app = build_app(Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(data_dir)}))
-        self.runner = TelegramRunner(self.app, RunOptions(
+        self.runner = build_telegram(self.app, RunOptions(
             framework=framework, token=TOKEN, api_url=root,
             limits=Limits(per_second=per_second), step_processes=step_processes))
 

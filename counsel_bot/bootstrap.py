@@ -1,23 +1,79 @@
-"""Assemble the engine's context and the runtime from settings, validating all content."""
+"""The composition root: every part of the bot built from settings and wired together here,
+with its dependencies passed in through constructors.
+
+Which code carries out which effect is written down once, in `after_phase` below (and, for
+what goes into the case file, in ConversationService's record table).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from counsel_bot.audit import AuditLog
 from counsel_bot.config.deployment import load_deployment
 from counsel_bot.config.settings import Settings
 from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.dialogs import load_dialogs
+from counsel_bot.engine.effects import (
+    AnswerSession,
+    Audit,
+    ConsentChanged,
+    ForgetPersonalData,
+    NotifyCaseWorker,
+    RaiseAlert,
+    RecordCheckin,
+    RecordEvaluation,
+    ReferralAnswer,
+    ReopenCase,
+    RequestErasure,
+    Send,
+    SnoozeCheckin,
+    StopContact,
+)
 from counsel_bot.i18n.catalogs import Catalogs
-from counsel_bot.runtime.conversations import ConversationService
+from counsel_bot.runtime.care import Care
+from counsel_bot.runtime.casework import Casework
+from counsel_bot.runtime.closing import Closing
+from counsel_bot.runtime.conversations import AlertRaised, ConversationService
+from counsel_bot.runtime.dispatch import AfterStep, EffectDispatcher
+from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.journal import Journal
+from counsel_bot.runtime.notes import NoteReader
+from counsel_bot.runtime.outbox import Outbox
+from counsel_bot.runtime.records import EffectCodec
+from counsel_bot.runtime.scheduler import Scheduler
 from counsel_bot.screening.screener import SUPPORTED_LANGUAGES as SCREENING_LANGUAGES
 from counsel_bot.screening.screener import Screener
 from counsel_bot.store import TinyDBStore, load_or_create_key
 from counsel_bot.store.crypto import ShardCipher
 from counsel_bot.store.keys import describe_key_lookup
 from counsel_bot.store.port import Store
+from counsel_bot.telegram.chats import OutcomeCodec, StepOutcome, StepRequest, TelegramChats
+from counsel_bot.telegram.desk import DeskService
+from counsel_bot.telegram.door import make_door
+from counsel_bot.telegram.intake import Intake
+from counsel_bot.telegram.router import UpdateRouter
+from counsel_bot.telegram.runner import RunOptions, TelegramParts, TelegramRunner
+from counsel_bot.telegram.step_processes import StepProcesses
+from counsel_bot.telegram.update_journal import UpdateJournal
+
+log = logging.getLogger(__name__)
+
+# Every effect that can reach the after phase, in its record form (a step's outcome is kept
+# in the chat's shard, see runtime/step_records.py).
+AFTER_EFFECTS: list[type] = [AlertRaised, NotifyCaseWorker, RecordCheckin, SnoozeCheckin,
+                             ForgetPersonalData, RecordEvaluation, ReferralAnswer,
+                             RequestErasure, StopContact, ConsentChanged, ReopenCase]
+# Every effect the engine can emit (the tests check each has a handler in some phase).
+ENGINE_EFFECTS: list[type] = [Send, Audit, ForgetPersonalData, NotifyCaseWorker, AnswerSession,
+                              RaiseAlert, RecordCheckin, SnoozeCheckin, RecordEvaluation,
+                              ReferralAnswer, StopContact, RequestErasure, ConsentChanged,
+                              ReopenCase]
 
 
 def load_context(settings: Settings, *, screening: bool = True) -> EngineContext:
@@ -48,10 +104,149 @@ class App:
         self.store.close()
 
 
-def build_app(settings: Settings, *, screening: bool = True) -> App:
-    context = load_context(settings, screening=screening)
+def build_app(settings: Settings, *, screening: bool = True,
+              context: EngineContext | None = None) -> App:
+    """The store, the audit log and the conversations; `context` reuses loaded content."""
+    context = context or load_context(settings, screening=screening)
     key = load_or_create_key(settings.data_dir)
     store = TinyDBStore(settings.data_dir, key, key_source=describe_key_lookup())
     audit = AuditLog(settings.data_dir, ShardCipher(key))
     return App(settings, context, store, ConversationService(store, context, audit=audit), key,
                audit)
+
+
+def after_phase(care: Care, closing: Closing) -> EffectDispatcher[AfterStep]:
+    """What the runtime does, once a step has committed, for each effect it left."""
+    table: EffectDispatcher[AfterStep] = EffectDispatcher("after")
+    table.on(AlertRaised, care.on_alert_raised)
+    table.on(NotifyCaseWorker, care.on_notify)
+    table.on(RecordCheckin, care.on_checkin_recorded)
+    table.on(SnoozeCheckin, care.on_checkin_snoozed)
+    table.on(ConsentChanged, care.on_consent_changed)
+    table.on(StopContact, closing.on_stop)
+    table.on(ForgetPersonalData, closing.on_forget)
+    table.on(RequestErasure, closing.on_erasure_requested)
+    table.on(ReferralAnswer, closing.on_referral)
+    table.on(RecordEvaluation, closing.on_evaluation)
+    table.on(ReopenCase, closing.on_reopen)
+    return table
+
+
+def outcome_codec() -> OutcomeCodec:
+    return OutcomeCodec(EffectCodec(AFTER_EFFECTS))
+
+
+def step_worker_parts(settings: Settings) -> tuple[ConversationService, OutcomeCodec,
+                                                    Callable[[], None]]:
+    """What a step process builds for itself (passed by reference to each worker)."""
+    app = build_app(settings)
+    return app.conversations, outcome_codec(), app.close
+
+
+def run_after_phase(table: EffectDispatcher[AfterStep]
+                    ) -> Callable[[StepRequest, StepOutcome], None]:
+    """The after phase of one step: each effect carried out; a failure is logged with
+    context and the other effects are still carried out."""
+    def run(request: StepRequest, outcome: StepOutcome) -> None:
+        after = AfterStep(request.chat, outcome.case_id, request.key)
+        for effect in outcome.after:
+            try:
+                table.dispatch(effect, after)
+            except Exception:
+                log.exception("acting on %s after a step failed", type(effect).__name__)
+    return run
+
+
+@dataclass
+class TelegramBot:
+    """A Telegram bot, wired: the runner that starts and stops it, and its services."""
+
+    runner: TelegramRunner
+    chats: TelegramChats
+    router: UpdateRouter
+    casework: Casework
+    care: Care
+    closing: Closing
+    desk: DeskService
+    after: EffectDispatcher[AfterStep]
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self.casework.scheduler
+
+    @property
+    def outbox(self) -> Outbox:
+        return self.chats.outbox
+
+    @property
+    def processes(self) -> StepProcesses | None:
+        return self.runner.parts.processes
+
+    @property
+    def webhook_port(self) -> int | None:
+        return self.runner.webhook_port
+
+    @property
+    def username(self) -> str:
+        return self.runner.username
+
+    async def start(self) -> None:
+        await self.runner.start()
+
+    async def stop(self) -> None:
+        await self.runner.stop()
+
+    async def run_until(self, stop: asyncio.Event) -> None:
+        await self.runner.run_until(stop)
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait until every update taken in so far has been handled."""
+        await self.runner.intake.wait_idle(timeout)
+        await self.router.wait_idle(timeout)
+
+
+def build_telegram(app: App, options: RunOptions) -> TelegramBot:
+    """Every part of the Telegram bot, wired together."""
+    data = app.settings.data_dir
+    cipher = ShardCipher(app.key)
+    outbox_journal = Journal(data / "outbox" / "outbox.journal", cipher)
+    schedule_journal = Journal(data / "schedule" / "schedule.journal", cipher)
+    updates_journal = Journal(data / "updates" / "updates.journal", cipher)
+
+    # Three parts need one built after them; each gets a function that looks it up then.
+    async def hand_on(update: dict[str, Any]) -> None:  # what the framework parsed
+        await router.handle_raw(update)
+
+    async def on_blocked(chat: str) -> None:
+        case_id = await asyncio.to_thread(chats.mark_unreachable, chat)
+        if case_id is not None:
+            notice = AfterStep(chat, case_id, f"blocked:{chat}:{app.conversations.clock()}")
+            await asyncio.to_thread(care.on_notify, NotifyCaseWorker(case_id, "unreachable"),
+                                    notice)
+
+    def after_step(request: StepRequest, outcome: StepOutcome) -> None:
+        run_after(request, outcome)
+
+    door = make_door(options.framework, options.token, options.api_url, hand_on,
+                     options.request_timeout)
+    scheduler = Scheduler(schedule_journal, clock=app.conversations.clock)
+    outbox = Outbox(outbox_journal, door.transport, limits=options.limits,
+                    on_blocked=on_blocked)
+    processes = (StepProcesses(app.settings, options.step_processes, step_worker_parts)
+                 if options.step_processes else None)
+    chats = TelegramChats(app.conversations, outbox, outcome_codec(), after_step, processes)
+    casework = Casework(app.conversations, scheduler, chats)
+    care = Care(casework)
+    closing = Closing(care)
+    after = after_phase(care, closing)
+    run_after = run_after_phase(after)
+    desk = DeskService(casework, care, closing, chats, lambda: runner.username)
+    router = UpdateRouter(chats, desk, door.transport)
+    intake = Intake(UpdateJournal(updates_journal), door.feed, router.handle_raw,
+                    options.framework)
+    notes = NoteReader(Inbox(data, cipher), casework, care, closing)
+    runner = TelegramRunner(TelegramParts(
+        door, router, intake, outbox, scheduler, notes,
+        [outbox_journal, schedule_journal, updates_journal], data, processes,
+        app.conversations.registry.record_bot_username), options)
+    return TelegramBot(runner, chats, router, casework, care, closing, desk, after)

@@ -34,13 +34,17 @@ def settings(tmp_path: Path) -> Settings:
 _CONTEXT: EngineContext | None = None
 
 
-@pytest.fixture
-def context() -> EngineContext:
-    """The shipped content, validated as at start-up (loaded once per test session)."""
+def shipped_context() -> EngineContext:
+    """The shipped content, validated as at start-up (loaded once per test process)."""
     global _CONTEXT
     if _CONTEXT is None:
         _CONTEXT = load_context(Settings.from_env({})).at(NOW)
     return _CONTEXT
+
+
+@pytest.fixture
+def context() -> EngineContext:
+    return shipped_context()
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import io
 import subprocess
 import sys
 
+from counsel_bot.cli.i18n_check import check_all
 from counsel_bot.config.settings import Settings
 from counsel_bot.i18n.catalogs import SUPPORTED_LANGUAGES, language_name
-from counsel_bot.i18n.check import check_all
 from counsel_bot.i18n.extract import extract_dialogs
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -30,7 +31,7 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _i18n_check(args: argparse.Namespace, settings: Settings) -> int:
-    from counsel_bot.i18n.check import check_all
+    from counsel_bot.cli.i18n_check import check_all
 
     problems = check_all(settings)
     for problem in problems:
@@ -55,7 +56,6 @@ def default_step_processes() -> int:
     Two, not one, on two cores: a worker waits for the disk (fsync) on every commit, and a
     second one steps another chat meanwhile (benchmarks/README.md has the figures).
     """
-    import os
 
     return 2 if (os.cpu_count() or 1) >= 2 else 0
 
@@ -67,15 +67,18 @@ def _count(value: str) -> int:
     return number
 
 
+STOP_DEADLINE = 9.0  # seconds from SIGTERM to exit, whatever is still in flight
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     import asyncio
-    import os
     import signal
 
-    from counsel_bot.bootstrap import build_app
+    from counsel_bot.bootstrap import build_app, build_telegram
     from counsel_bot.logging_setup import register_secret
     from counsel_bot.runtime.ratelimit import Limits
-    from counsel_bot.telegram.runner import OFFICIAL_API, RunOptions, TelegramRunner
+    from counsel_bot.telegram.door import TokenRefused
+    from counsel_bot.telegram.runner import OFFICIAL_API, RunOptions
 
     token = os.environ.get("COUNSEL_BOT_TOKEN", "").strip()
     if not token:
@@ -92,15 +95,31 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     )
     app = build_app(settings)
 
+    def give_up() -> None:
+        log.error("stopping took longer than %.0f s; exiting now (queued messages and "
+                  "updates stay on disk for the next start)", STOP_DEADLINE)
+        os._exit(1)
+
     async def main_loop() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            if not stop.is_set():
+                log.info("stopping: finishing what is in flight")
+                loop.call_later(STOP_DEADLINE, give_up)
+            stop.set()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await TelegramRunner(app, options).run_until(stop)
+            loop.add_signal_handler(sig, on_signal)
+        await build_telegram(app, options).run_until(stop)
 
     try:
         asyncio.run(main_loop())
+    except TokenRefused:
+        print("counsel-bot: Telegram refused the bot token; check COUNSEL_BOT_TOKEN "
+              "(from @BotFather)", file=sys.stderr)
+        return 2
     finally:
         app.close()
     return 0
@@ -175,6 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from counsel_bot.logging_setup import configure_logging
 
     configure_logging(verbose=args.verbose)
+    os.umask(0o077)  # whatever the bot or a command creates is for its own user only
     settings = Settings.from_env()
     try:
         return int(args.run(args, settings))

@@ -128,6 +128,25 @@ class RequestErasure:
     case_id: str
 
 
+@dataclass(frozen=True)
+class ConsentChanged:
+    """The person gave, refused or withdrew consent for one purpose (the runtime follows:
+    check-ins planned or cancelled at once)."""
+
+    case_id: str | None
+    purpose: str
+    granted: bool
+    withdrawal: bool = False
+
+
+@dataclass(frozen=True)
+class ReopenCase:
+    """Someone who stopped contact with /stop came back and consented again: the case that
+    /stop closed opens again."""
+
+    case_id: str
+
+
 Effect = (Send | Audit | ForgetPersonalData | NotifyCaseWorker | AnswerSession | RaiseAlert
           | RecordCheckin | SnoozeCheckin | RecordEvaluation | ReferralAnswer | StopContact
-          | RequestErasure)
+          | RequestErasure | ConsentChanged | ReopenCase)

@@ -13,15 +13,19 @@ from counsel_bot.engine.dialogs import Step
 from counsel_bot.engine.effects import (
     AnswerSession,
     Audit,
+    ConsentChanged,
     Effect,
     ForgetPersonalData,
     NotifyCaseWorker,
+    ReopenCase,
     Send,
 )
 from counsel_bot.engine.inbound import (
     CaseClosed,
     CheckinDue,
     Command,
+    ConversationLost,
+    Edited,
     Inbound,
     Joined,
     Press,
@@ -60,8 +64,10 @@ class _Engine(Turn):
     def handle(self, inbound: Inbound) -> None:
         if self.state.closed == "deceased":
             return  # nothing is ever sent to this chat again
-        if self.state.stopped and not isinstance(inbound, Start):
-            if isinstance(inbound, Text | Press | Command | Unsupported | StaleButton):
+        if self.state.stopped and not isinstance(inbound, Start | ConversationLost):
+            danger = isinstance(inbound, Text | Edited) and self.screen(inbound.text)
+            if not danger and isinstance(inbound, Text | Edited | Press | Command
+                                         | Unsupported | StaleButton):
                 self.say("stopped_reply")
             return  # scheduled messages and notices stay unsent
         if self.state.closed and isinstance(inbound, SessionEvent | CheckinDue):
@@ -75,8 +81,13 @@ class _Engine(Turn):
                 self.on_press(inbound.action)
             case Text():
                 self.on_text(inbound.text)
+            case Edited():
+                if not self.screen(inbound.text):
+                    self.say("edited_message")
             case Unsupported():
                 self.say("edited_message" if inbound.kind == "edited" else "unsupported_kind")
+            case ConversationLost():
+                self.on_lost(inbound)
             case StaleButton():
                 self.say("stale_button")
                 self.repeat_current()
@@ -91,6 +102,7 @@ class _Engine(Turn):
     def on_start(self, start: Start) -> None:
         if self.state.stopped:  # contact opens again, with fresh consent
             self.state.stopped = False
+            self.state.resuming = self.state.case_id is not None
             self.state.consents = {}
             self.state.position = None
         if isinstance(start.invitation, Joined):
@@ -154,10 +166,7 @@ class _Engine(Turn):
             self.say(problem, limit=self.ctx.translator(self.state.language).number(
                 MAX_TEXT_LENGTH))
             return
-        signal = self.ctx.screener.screen(text, self.state.language) if self.ctx.screener else None
-        if signal is not None and (signal.severity != "none" or signal.review):
-            safety.respond(self, signal, text)
-        answered = signal is not None and signal.severity != "none"
+        answered = self.screen(text)
         if self.state.position == SUGGESTING:
             self.suggest_times(text)
             return
@@ -182,6 +191,24 @@ class _Engine(Turn):
             return  # the safety answer was the reply
         self.say("not_understood")
         self.repeat_current()
+
+    def screen(self, text: str) -> bool:
+        """Screen a message for distress and answer what it shows; True when it did."""
+        if problem_with(text) or self.ctx.screener is None:
+            return False
+        signal = self.ctx.screener.screen(text, self.state.language)
+        if signal.severity != "none" or signal.review:
+            safety.respond(self, signal, text)
+        return signal.severity != "none"
+
+    def on_lost(self, lost: ConversationLost) -> None:
+        """The stored conversation was damaged: keep the case link, ask to start again."""
+        hint = (lost.language_hint or "").split("-")[0].lower()
+        languages = self.ctx.deployment.languages
+        self.state.language = hint if hint in languages else self.ctx.deployment.default_language
+        self.state.case_id, self.state.country = lost.case_id, lost.country
+        self.state.timezone = lost.timezone
+        self.say("conversation_lost")
 
     def write_to_caseworker(self, step: Step, text: str) -> None:
         """A message for the case worker goes only with counselling consent and a case."""
@@ -319,6 +346,12 @@ class _Engine(Turn):
         event = "consent_withdrawn" if withdrawal else "consent_answered"
         self.effects.append(Audit(event, {"purpose": step.purpose, "granted": granted,
                                           "version": answer.version}))
+        self.effects.append(ConsentChanged(self.state.case_id, step.purpose, granted,
+                                           withdrawal))
+        if step.purpose == "counselling" and self.state.resuming:
+            self.state.resuming = False
+            if granted and self.state.case_id is not None:
+                self.effects.append(ReopenCase(self.state.case_id))
 
     def forget_personal_data(self) -> None:
         case_id = self.state.case_id

@@ -88,8 +88,29 @@ class CaseClosed:
     reason: str
 
 
+@dataclass(frozen=True)
+class Edited:
+    """The person edited a message they had sent: its new text, screened like a new one."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class ConversationLost:
+    """The chat's stored conversation was damaged and set aside: the chat starts again.
+
+    `case_id`, `country` and `timezone` are the case link the runtime could recover from the
+    case file (the consents cannot be: they are asked again).
+    """
+
+    language_hint: str | None = None
+    case_id: str | None = None
+    country: str | None = None
+    timezone: str | None = None
+
+
 Inbound = (Text | Press | Command | Start | Unsupported | StaleButton | SessionEvent
-           | CheckinDue | CaseClosed)
+           | CheckinDue | CaseClosed | Edited | ConversationLost)
 
 
 def parse_text(text: str, language_hint: str | None = None) -> Inbound:

@@ -36,6 +36,7 @@ class Conversation:
     closure: dict[str, Any] | None = None  # the final evaluation being answered
     closed: str | None = None  # the case's closing reason; "deceased" silences everything
     stopped: bool = False  # the person stopped contact with /stop
+    resuming: bool = False  # came back after /stop; consenting again reopens the case
 
     def has_consent(self, purpose: str) -> bool:
         answer = self.consents.get(purpose)

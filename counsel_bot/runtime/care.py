@@ -13,19 +13,30 @@ acknowledge in time or that go to someone else.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import secrets
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from counsel_bot.cases.localtime import out_of_quiet_hours, zone
 from counsel_bot.cases.model import Case, CaseWorker
-from counsel_bot.engine.effects import Audit, Button, Priority, RecordCheckin, Send, SnoozeCheckin
+from counsel_bot.engine.effects import (
+    Button,
+    ConsentChanged,
+    NotifyCaseWorker,
+    Priority,
+    RecordCheckin,
+    Send,
+    SnoozeCheckin,
+)
 from counsel_bot.engine.inbound import CheckinDue
+from counsel_bot.engine.notices import caseworker_notice
 from counsel_bot.runtime.casework import Casework
-from counsel_bot.runtime.conversations import AlertRaised, chat_shard
+from counsel_bot.runtime.conversations import AlertRaised
+from counsel_bot.runtime.dispatch import AfterStep
 from counsel_bot.runtime.scheduler import Item
-from counsel_bot.telegram.gateway import chat_key, to_messages
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +48,12 @@ MONTH = timedelta(days=30)
 class Care:
     def __init__(self, casework: Casework) -> None:
         self.casework = casework
-        self.gateway = casework.gateway
+        self.chats = casework.chats
         self.scheduler = casework.scheduler
         self.registry = casework.registry
-        self.followup = self.gateway.conversations.followup
-        self.deployment = self.gateway.context.deployment
-        self.gateway.after_step.append(self.after_step)
-        casework.plan_changed = self.plan_checkins
+        self.conversations = casework.conversations
+        self.followup = casework.conversations.followup
+        self.deployment = casework.context.deployment
         for kind, handler in (("checkin_due", self._on_checkin_due),
                               ("checkin_followup", self._on_checkin_followup),
                               ("checkin_missed", self._on_checkin_missed),
@@ -51,24 +61,43 @@ class Care:
             self.scheduler.on(kind, handler)
 
     def now(self) -> datetime:
-        return self.gateway.conversations.clock()
+        return self.casework.now()
 
-    # -- after a returnee's step (in the step's thread) ----------------------------------
-    def after_step(self, chat: str, case_id: str | None, effects: list[Any]) -> None:
-        for effect in effects:
-            if isinstance(effect, AlertRaised):
-                self.alert(effect.case_id, effect.alert_id)
-            elif isinstance(effect, RecordCheckin):
-                self.scheduler.cancel_tag(f"checkin:{effect.checkin_id}")
-            elif isinstance(effect, SnoozeCheckin):
-                self._snooze(effect.case_id, effect.checkin_id)
-            elif (isinstance(effect, Audit) and case_id
-                  and effect.details.get("purpose") == "checkins"):
-                if effect.details.get("granted"):
-                    self.plan_checkins(case_id)
-                else:
-                    cancelled = self.scheduler.cancel_tag(f"checkins:{case_id}")
-                    log.info("check-in consent withdrawn: %d check-in(s) cancelled", cancelled)
+    # -- after a returnee's step (handlers of the after phase) ---------------------------
+    def on_alert_raised(self, effect: AlertRaised, _after: AfterStep) -> None:
+        self.alert(effect.case_id, effect.alert_id)
+
+    def on_checkin_recorded(self, effect: RecordCheckin, _after: AfterStep) -> None:
+        self.scheduler.cancel_tag(f"checkin:{effect.checkin_id}")
+
+    def on_checkin_snoozed(self, effect: SnoozeCheckin, _after: AfterStep) -> None:
+        self._snooze(effect.case_id, effect.checkin_id)
+
+    def on_consent_changed(self, effect: ConsentChanged, after: AfterStep) -> None:
+        case_id = effect.case_id or after.case_id
+        if effect.purpose != "checkins" or case_id is None:
+            return
+        if effect.granted:
+            self.plan_checkins(case_id)
+        else:
+            cancelled = self.scheduler.cancel_tag(f"checkins:{case_id}")
+            log.info("check-in consent withdrawn: %d check-in(s) cancelled", cancelled)
+
+    def on_notify(self, effect: NotifyCaseWorker, after: AfterStep) -> None:
+        """Tell the case's worker what the returnee did, with only what the event allows."""
+        case = self.registry.case(effect.case_id)
+        worker = self.registry.caseworker(case.caseworker) if case else None
+        if worker is None:
+            log.error("a notice for case %s has no case worker to go to", effect.case_id)
+            return
+        context = self.casework.context
+        tr = context.translator(worker.language)
+        text = caseworker_notice(effect.event, effect.case_id, effect.details,
+                                 context.dialogs.system, tr)
+        fingerprint = hashlib.sha256(json.dumps(
+            [effect.event, effect.details], sort_keys=True, default=str).encode()).hexdigest()
+        self.chats.to_worker(worker, Send(text, rtl=tr.rtl, protect=True),
+                             key=after.dedupe(f"notify:{fingerprint[:16]}"))
 
     # -- check-ins -----------------------------------------------------------------------
     def plan_checkins(self, case_id: str) -> list[str]:
@@ -97,7 +126,7 @@ class Care:
 
     def _waking_time(self, day: date, timezone: str) -> datetime | None:
         local = datetime.combine(day, time(self.deployment.checkin_hour), tzinfo=zone(timezone))
-        when = local.astimezone(datetime.now().astimezone().tzinfo).astimezone(local.tzinfo)
+        when = local.astimezone(UTC).astimezone(local.tzinfo)  # a time in a DST gap moves on
         return out_of_quiet_hours(when, timezone, self.deployment.quiet_hours,
                                   not_before=when - timedelta(hours=12),
                                   not_after=when + timedelta(hours=12))
@@ -124,7 +153,7 @@ class Care:
     def _may_check_in(self, case: Case | None) -> bool:
         if case is None or case.chat is None or case.status != "active":
             return False
-        return self.gateway.conversations.state_of(case.chat).has_consent("checkins")
+        return self.conversations.state_of(case.chat).has_consent("checkins")
 
     async def _on_checkin_due(self, item: Item, now: datetime) -> None:
         data = item.data
@@ -135,7 +164,7 @@ class Care:
             return
         assert case is not None and case.chat is not None
         self.followup.asked(case.case_id, data["checkin_id"], now)
-        await self.gateway.deliver(case.chat, CheckinDue(data["checkin_id"]),
+        await self.chats.deliver(case.chat, CheckinDue(data["checkin_id"]),
                                    key=f"sched:{item.id}")
         tags = (f"case:{case.case_id}", f"checkins:{case.case_id}",
                 f"checkin:{data['checkin_id']}")
@@ -150,7 +179,7 @@ class Care:
                 data["case_id"], data["checkin_id"]):
             return
         assert case is not None and case.chat is not None
-        await self.gateway.deliver(case.chat, CheckinDue(data["checkin_id"], reminder=True),
+        await self.chats.deliver(case.chat, CheckinDue(data["checkin_id"], reminder=True),
                                    key=f"sched:{item.id}")
 
     async def _on_checkin_missed(self, item: Item, now: datetime) -> None:
@@ -174,7 +203,8 @@ class Care:
         deadline = timedelta(minutes=self.deployment.alert_deadline(alert["severity"]))
         self.scheduler.add("alert_deadline", datetime.fromisoformat(alert["at"]) + deadline,
                            {"case_id": case_id, "alert_id": alert_id},
-                           tags=(f"case:{case_id}", f"alert:{alert_id}"))
+                           tags=(f"case:{case_id}", f"alert:{alert_id}"),
+                           key=f"alert_deadline:{alert_id}")
         self._audit(case_id, "alert_raised", alert)
 
     async def _on_alert_deadline(self, item: Item, now: datetime) -> None:
@@ -206,7 +236,7 @@ class Care:
 
     def _send_alert(self, worker: CaseWorker, case: Case, alert: dict[str, Any], text_name: str,
                     buttons: bool = True) -> None:
-        context = self.gateway.context
+        context = self.casework.context
         tr = context.translator(worker.language)
         system = context.dialogs.system
         categories = ", ".join(tr(system.get(f"category_{c}", c)) if f"category_{c}" in system
@@ -221,8 +251,9 @@ class Care:
             rows = ((Button(tr(system["cw_ack"]), f"{base}:ack"),
                      Button(tr(system["cw_details"]), f"{base}:details")),
                     (Button(tr(system["cw_will_call"]), f"{base}:call"),))
-        self._to_worker(worker, Send(text, rows, rtl=tr.rtl, protect=True,
-                                     priority=Priority.URGENT))
+        key = f"alert:{alert['alert_id']}:{text_name}:{worker.telegram_id}"  # each one once
+        self.chats.to_worker(worker, Send(text, rows, rtl=tr.rtl, protect=True,
+                                          priority=Priority.URGENT), key=key)
 
     def notify(self, case_id: str, text_name: str, key: str | None = None,
                translate: dict[str, str] | None = None, **values: str) -> None:
@@ -232,18 +263,11 @@ class Care:
         worker = self.registry.caseworker(case.caseworker) if case else None
         if worker is None:
             return
-        tr = self.gateway.context.translator(worker.language)
+        tr = self.casework.context.translator(worker.language)
         values.update({k: tr(v) for k, v in (translate or {}).items()})
-        text = tr(self.gateway.context.dialogs.system[text_name], case_id=tr.ltr(case_id),
+        text = tr(self.casework.context.dialogs.system[text_name], case_id=tr.ltr(case_id),
                   **values)
-        self._to_worker(worker, Send(text, rtl=tr.rtl, protect=True), key=key)
-
-    def _to_worker(self, worker: CaseWorker, send: Send, key: str | None = None) -> None:
-        """Queue a message for a case worker; its buttons get keys in their chat's shard."""
-        chat = chat_key(worker.telegram_id)
-        with self.gateway.conversations.store.transaction(chat_shard(chat)) as db:
-            messages = to_messages(db, worker.telegram_id, send, self.now())
-        self.gateway.outbox.enqueue(chat, messages, send.priority, key=key)
+        self.chats.to_worker(worker, Send(text, rtl=tr.rtl, protect=True), key=key)
 
     def _audit(self, case_id: str, event: str, alert: dict[str, Any], **extra: Any) -> None:
         log.info("audit: %s %s (case %s, %s)", event, alert["alert_id"], case_id,

@@ -1,26 +1,24 @@
-"""Sessions in motion: notices to the returnee, reminders on the scheduler, notes from the
-admin command line.
+"""Sessions in motion: notices to the returnee and reminders on the scheduler.
 
-Whoever changes a session (the command line in another process, or a case worker in
-Telegram), this module tells the returnee and plans the reminders: 24 hours and 1 hour
-before, moved out of the returnee's quiet hours, never for a session that has passed, been
-moved or been cancelled.
+Whoever changes a session (the command line in another process, or a case worker at the
+desk), this module tells the returnee and plans the reminders: 24 hours and 1 hour before,
+moved out of the returnee's quiet hours, never for a session that has passed, been moved or
+been cancelled.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from counsel_bot.cases.localtime import out_of_quiet_hours
 from counsel_bot.cases.model import Case, Session
+from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.inbound import SessionEvent
-from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.conversations import ConversationService
+from counsel_bot.runtime.ports import Chats
 from counsel_bot.runtime.scheduler import Item, Scheduler
-from counsel_bot.telegram.gateway import TelegramGateway
 
 log = logging.getLogger(__name__)
 
@@ -32,28 +30,33 @@ SESSION_KINDS = ("scheduled", "moved", "cancelled")
 
 
 class Casework:
-    def __init__(self, gateway: TelegramGateway, scheduler: Scheduler, inbox: Inbox) -> None:
-        self.gateway = gateway
+    """The shared services of the runtime: the conversations, the scheduler, the chats."""
+
+    def __init__(self, conversations: ConversationService, scheduler: Scheduler,
+                 chats: Chats) -> None:
+        self.conversations = conversations
         self.scheduler = scheduler
-        self.inbox = inbox
-        self.registry = gateway.conversations.registry
-        self.plan_changed: Callable[[str], object] | None = None  # set by the check-in planner
-        self.closing: Any = None  # set by the runner: closure, reopening, erasure
+        self.chats = chats
+        self.registry = conversations.registry
         scheduler.on("session_reminder", self._on_reminder)
+
+    @property
+    def context(self) -> EngineContext:
+        return self.conversations.context
 
     def audit(self, event: str, *, actor: str = "system", why: str = "safety",
               **details: Any) -> None:
         """An entry in the audit log, for what the runtime does by itself."""
-        audit = self.gateway.conversations.audit
+        audit = self.conversations.audit
         if audit is not None:
             audit.record(actor, event, why=why, details=details, at=self.now())
 
     @property
     def quiet_hours(self) -> tuple[int, int]:
-        return self.gateway.context.deployment.quiet_hours
+        return self.context.deployment.quiet_hours
 
     def now(self) -> datetime:
-        return self.gateway.conversations.clock()
+        return self.conversations.clock()
 
     async def session_changed(self, session_id: str, kind: str) -> None:
         """A session was scheduled, moved or cancelled: tell the returnee; plan reminders."""
@@ -70,7 +73,7 @@ class Casework:
             return
         first = case.sessions[0].session_id == session_id
         key = f"session:{session_id}:v{session.version}:{kind}"
-        await self.gateway.deliver(case.chat, SessionEvent(kind, session, first), key=key)
+        await self.chats.deliver(case.chat, SessionEvent(kind, session, first), key=key)
 
     def plan_reminders(self, case: Case, session: Session) -> list[str]:
         now = self.now()
@@ -98,36 +101,5 @@ class Casework:
                 or session.starts <= now):
             log.info("scheduler: a reminder no longer applies and is dropped")
             return
-        await self.gateway.deliver(case.chat, SessionEvent(data["kind"], session),
-                                   key=f"sched:{item.id}")
-
-    async def read_inbox(self) -> int:
-        """Act on the notes the command line left; returns how many were handled."""
-        handled = 0
-        for path, note in await asyncio.to_thread(self.inbox.take):
-            try:
-                if note.get("type") == "session" and note.get("kind") in SESSION_KINDS:
-                    await self.session_changed(str(note["session_id"]), str(note["kind"]))
-                elif note.get("type") == "checkins" and self.plan_changed is not None:
-                    await asyncio.to_thread(self.plan_changed, str(note["case_id"]))
-                elif note.get("type") == "closed" and self.closing is not None:
-                    await self.closing.case_closed(str(note["case_id"]))
-                elif note.get("type") == "reopened" and self.closing is not None:
-                    await self.closing.case_reopened(str(note["case_id"]))
-                elif note.get("type") == "erased":
-                    self.scheduler.cancel_tag(f"case:{note['case_id']}")
-                    self.scheduler.cancel_tag(f"retention:{note['case_id']}")
-                    self.scheduler.cancel_tag(f"erasure:{note['case_id']}")
-                else:
-                    log.warning("inbox: a note of an unknown type is ignored")
-            except Exception:
-                log.exception("inbox: acting on a note failed; it is kept for the next look")
-                continue
-            self.inbox.done(path)
-            handled += 1
-        return handled
-
-    async def watch_inbox(self, interval: float = 1.0) -> None:
-        while True:
-            await self.read_inbox()
-            await asyncio.sleep(interval)
+        await self.chats.deliver(case.chat, SessionEvent(data["kind"], session),
+                                 key=f"sched:{item.id}")

@@ -16,15 +16,16 @@ from typing import Any
 from counsel_bot.cases.model import Case
 from counsel_bot.cases.registry import CaseError
 from counsel_bot.engine.effects import (
-    Audit,
     ForgetPersonalData,
     RecordEvaluation,
     ReferralAnswer,
+    ReopenCase,
     RequestErasure,
     StopContact,
 )
 from counsel_bot.engine.inbound import CaseClosed
 from counsel_bot.runtime.care import Care
+from counsel_bot.runtime.dispatch import AfterStep
 from counsel_bot.runtime.scheduler import Item
 
 log = logging.getLogger(__name__)
@@ -36,17 +37,16 @@ class Closing:
     def __init__(self, care: Care) -> None:
         self.care = care
         self.casework = care.casework
-        self.gateway = care.gateway
+        self.chats = care.chats
         self.scheduler = care.scheduler
         self.registry = care.registry
-        self.lifecycle = self.gateway.conversations.lifecycle
-        self.deployment = self.gateway.context.deployment
-        self.gateway.after_step.append(self.after_step)
+        self.lifecycle = care.conversations.lifecycle
+        self.deployment = care.deployment
         self.scheduler.on("retention_due", self._on_retention)
         self.scheduler.on("erasure_due", self._on_erasure)
 
     def now(self) -> datetime:
-        return self.gateway.conversations.clock()
+        return self.casework.now()
 
     def audit(self, event: str, why: str, actor: str = "system", **details: Any) -> None:
         self.casework.audit(event, actor=actor, why=why, **details)
@@ -61,8 +61,8 @@ class Closing:
         log.info("case closed: %d scheduled item(s) cancelled", cancelled)
         self._plan_retention(case)
         if case.chat:
-            await self.gateway.deliver(case.chat, CaseClosed(case.closed_reason or "other"),
-                                       key=f"closed:{case_id}:{case.closed_at}")
+            await self.chats.deliver(case.chat, CaseClosed(case.closed_reason or "other"),
+                                     key=f"closed:{case_id}:{case.closed_at}")
         if case.closed_reason == "deceased":
             self.care.notify(case_id, "cw_deceased_protocol", key=f"protocol:{case_id}")
             self.audit("deceased_protocol_shown", "deceased", case_id=case_id)
@@ -71,94 +71,97 @@ class Closing:
         closed = datetime.fromisoformat(case.closed_at or self.now().isoformat())
         due = closed + timedelta(days=self.deployment.retention_months * DAYS_PER_MONTH)
         self.scheduler.add("retention_due", due, {"case_id": case.case_id},
-                           tags=(f"retention:{case.case_id}",))
+                           tags=(f"retention:{case.case_id}",),
+                           key=f"retention:{case.case_id}:{case.closed_at}")
 
     async def case_reopened(self, case_id: str) -> None:
         self.scheduler.cancel_tag(f"retention:{case_id}")
         await asyncio.to_thread(self.care.plan_checkins, case_id)
 
-    # -- after a returnee's step ---------------------------------------------------------
-    def after_step(self, chat: str, case_id: str | None, effects: list[Any]) -> None:
-        for effect in effects:
-            if isinstance(effect, StopContact) and effect.case_id:
-                self._stopped(effect)
-            elif isinstance(effect, ForgetPersonalData) and effect.case_id:
-                self.scheduler.cancel_tag(f"case:{effect.case_id}")
-            elif isinstance(effect, RequestErasure):
-                self._erasure_requested(effect.case_id)
-            elif isinstance(effect, ReferralAnswer):
-                self.audit("referral_consented", "referral", actor="returnee",
-                           case_id=effect.case_id, target=effect.partner,
-                           granted=effect.granted)
-                if effect.granted:
-                    self._notify_referral(effect)
-            elif isinstance(effect, RecordEvaluation):
-                self._notify_evaluation(effect)
-            elif (isinstance(effect, Audit) and case_id and effect.event == "consent_answered"
-                  and effect.details.get("purpose") == "counselling"
-                  and effect.details.get("granted")):
-                self._reopen_after_stop(case_id)
-
-    def _stopped(self, effect: StopContact) -> None:
-        assert effect.case_id is not None
+    # -- after a returnee's step (handlers of the after phase) ---------------------------
+    def on_stop(self, effect: StopContact, after: AfterStep) -> None:
+        if effect.case_id is None:
+            return
         try:
             self.lifecycle.close(effect.case_id, "withdrawn", None, self.now())
+            self.audit("case_closed", "returnee_request", actor="returnee",
+                       case_id=effect.case_id, reason="withdrawn")
         except CaseError:
-            return  # already closed
+            pass  # closed already (by this very step, before a restart, or by someone else)
         self.scheduler.cancel_tag(f"case:{effect.case_id}")
-        self.audit("case_closed", "returnee_request", actor="returnee",
-                   case_id=effect.case_id, reason="withdrawn")
         case = self.registry.case(effect.case_id)
-        if case is not None:
-            self._plan_retention(case)
-        worker = self.registry.caseworker(case.caseworker) if case else None
-        if worker is None:
-            return
-        tr = self.gateway.context.translator(worker.language)
-        system = self.gateway.context.dialogs.system
-        reason = tr(system[f"stop_reason_{effect.reason}"] if effect.reason
-                    else system["cw_reason_not_given"])
-        self.care.notify(effect.case_id, "cw_withdrew", reason=reason)
-
-    def _reopen_after_stop(self, case_id: str) -> None:
-        case = self.registry.case(case_id)
         if case is None or case.status != "closed" or case.closed_reason != "withdrawn":
             return
-        self.lifecycle.reopen(case_id)
-        self.scheduler.cancel_tag(f"retention:{case_id}")
-        self.audit("case_reopened", "returnee_action", actor="returnee", case_id=case_id)
+        self._plan_retention(case)
+        worker = self.registry.caseworker(case.caseworker)
+        if worker is None:
+            return
+        tr = self.casework.context.translator(worker.language)
+        system = self.casework.context.dialogs.system
+        reason = tr(system[f"stop_reason_{effect.reason}"] if effect.reason
+                    else system["cw_reason_not_given"])
+        self.care.notify(effect.case_id, "cw_withdrew", key=after.dedupe("withdrew"),
+                         reason=reason)
 
-    def _erasure_requested(self, case_id: str) -> None:
+    def on_forget(self, effect: ForgetPersonalData, _after: AfterStep) -> None:
+        if effect.case_id:
+            self.scheduler.cancel_tag(f"case:{effect.case_id}")
+
+    def on_erasure_requested(self, effect: RequestErasure, after: AfterStep) -> None:
+        self._erasure_requested(effect.case_id, after)
+
+    def on_referral(self, effect: ReferralAnswer, after: AfterStep) -> None:
+        self.audit("referral_consented", "referral", actor="returnee", case_id=effect.case_id,
+                   target=effect.partner, granted=effect.granted)
+        if effect.granted:
+            self._notify_referral(effect, after)
+
+    def on_evaluation(self, effect: RecordEvaluation, after: AfterStep) -> None:
+        system = self.casework.context.dialogs.system
+        self.care.notify(effect.case_id, "cw_evaluation", key=after.dedupe("evaluation"),
+                         translate={"met": system[f"eval_met_{effect.met}"] if effect.met
+                                    else system["cw_reason_not_given"]},
+                         support=str(effect.support or "-"))
+
+    def on_reopen(self, effect: ReopenCase, _after: AfterStep) -> None:
+        """Back after /stop and consenting again: the case /stop closed opens again."""
+        case = self.registry.case(effect.case_id)
+        if case is None or case.status != "closed" or case.closed_reason != "withdrawn":
+            return
+        self.lifecycle.reopen(effect.case_id)
+        self.scheduler.cancel_tag(f"retention:{effect.case_id}")
+        self.audit("case_reopened", "returnee_action", actor="returnee",
+                   case_id=effect.case_id)
+
+    def _erasure_requested(self, case_id: str, after: AfterStep) -> None:
         due = self.now() + timedelta(days=self.deployment.erasure_days)
         self.scheduler.add("erasure_due", due, {"case_id": case_id},
-                           tags=(f"erasure:{case_id}",))
+                           tags=(f"erasure:{case_id}",), key=after.dedupe("erasure"))
         case = self.registry.case(case_id)
         if case is not None:
             worker = self.registry.caseworker(case.caseworker)
             language = worker.language if worker else self.deployment.default_language
-            tr = self.gateway.context.translator(language)
-            self.care.notify(case_id, "cw_erasure_requested", date=tr.date(due, case.timezone))
+            tr = self.casework.context.translator(language)
+            self.care.notify(case_id, "cw_erasure_requested", key=after.dedupe("erasure"),
+                             date=tr.date(due, case.timezone))
 
-    def _notify_referral(self, effect: ReferralAnswer) -> None:
+    def _notify_referral(self, effect: ReferralAnswer, after: AfterStep) -> None:
         case = self.registry.case(effect.case_id)
         partner = next((p for p in self.deployment.country(case.country if case else None)
                         .referral_partners if p.code == effect.partner), None)
         if partner is not None:
             self.care.notify(effect.case_id, "cw_referral_yes",
-                              translate={"partner": partner.name})
-
-    def _notify_evaluation(self, effect: RecordEvaluation) -> None:
-        system = self.gateway.context.dialogs.system
-        self.care.notify(effect.case_id, "cw_evaluation",
-                          translate={"met": system[f"eval_met_{effect.met}"] if effect.met
-                                     else system["cw_reason_not_given"]},
-                          support=str(effect.support or "-"))
+                             key=after.dedupe(f"referral:{effect.partner}"),
+                             translate={"partner": partner.name})
 
     # -- erasure and retention -----------------------------------------------------------
+    def forget_schedule(self, case_id: str) -> None:
+        """Cancel everything scheduled about a case, its retention and erasure included."""
+        for tag in (f"case:{case_id}", f"retention:{case_id}", f"erasure:{case_id}"):
+            self.scheduler.cancel_tag(tag)
+
     def erase(self, case_id: str, actor: str, why: str) -> None:
-        self.scheduler.cancel_tag(f"case:{case_id}")
-        self.scheduler.cancel_tag(f"retention:{case_id}")
-        self.scheduler.cancel_tag(f"erasure:{case_id}")
+        self.forget_schedule(case_id)
         self.lifecycle.erase(case_id, self.now(), why)
         self.audit("case_erased", why, actor=actor, case_id=case_id)
 

@@ -31,7 +31,8 @@ class Inbox:
         self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         name = f"{time.time_ns():020d}-{secrets.token_hex(4)}"
         tmp = self.folder / f".{name}.tmp"
-        with open(tmp, "wb") as fh:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
             fh.write(self.cipher.encrypt(json.dumps(note).encode("utf-8"), _AAD))
             fh.flush()
             os.fsync(fh.fileno())

@@ -8,6 +8,9 @@ until the next item is due: it never scans the store.
 - Never twice: a handler gets the item's id as a dedupe key for what it queues, and the
   outbox refuses a key it has already seen; so an item fired just before a crash, and fired
   again after it, sends once.
+- Added once: an item added with a `key` (derived from the step that asked for it) is not
+  added again when that step is carried out again after a crash; keys are remembered in
+  the journal for a week.
 - Never stale: an item carries `expires`. After downtime, an item past it is dropped, not
   sent; handlers also check that what the item is about still holds (a session not moved).
 """
@@ -20,6 +23,7 @@ import heapq
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +32,8 @@ from typing import Any
 from counsel_bot.runtime.journal import Journal
 
 log = logging.getLogger(__name__)
+
+KEY_MEMORY = 7 * 24 * 3600.0  # how long an item's dedupe key is remembered, in seconds
 
 
 @dataclass(order=True, slots=True)
@@ -70,6 +76,7 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
         self._finished_since_compaction = 0
+        self._keys: dict[str, float] = {}  # dedupe key -> when (epoch) it was added
         self.stats = {"fired": 0, "stale": 0, "cancelled": 0, "failed": 0}
 
     def on(self, kind: str, handler: Handler) -> None:
@@ -85,6 +92,9 @@ class Scheduler:
         finished = 0
         with self._lock:
             for record in self.journal.records():
+                if record["op"] == "key":
+                    self._keys[record["key"]] = record["at"]
+                    continue
                 if record["op"] == "add":
                     self._index(Item.from_record(record))
                 else:
@@ -94,20 +104,36 @@ class Scheduler:
             heapq.heapify(self._heap)
             self._finished_since_compaction = 0
             if finished > len(self._items):
-                self.journal.rewrite(i.record() for i in self._items.values())
+                self._rewrite()
         return len(self._items)
 
     def add(self, kind: str, due: datetime, data: dict[str, Any] | None = None, *,
-            tags: tuple[str, ...] = (), expires: datetime | None = None) -> str:
-        """Schedule one item; safe from any thread. Returns its id."""
+            tags: tuple[str, ...] = (), expires: datetime | None = None,
+            key: str | None = None) -> str | None:
+        """Schedule one item; safe from any thread. Returns its id, or None when an item
+        with the same `key` was added before."""
         item = Item(due.astimezone(UTC), secrets.token_hex(8), kind, data or {}, tags,
                     expires.astimezone(UTC) if expires else None)
         with self._lock:
-            self.journal.append([item.record()])
+            records = [item.record()]
+            if key is not None:
+                if key in self._keys:
+                    return None
+                self._keys[key] = time.time()
+                records.insert(0, {"op": "key", "key": key, "at": self._keys[key]})
+            self.journal.append(records)
             self._index(item)
             heapq.heappush(self._heap, item)
         self._poke()
         return item.id
+
+    def _rewrite(self) -> None:
+        """Compact the journal to the live items and the keys still remembered (hold the
+        lock)."""
+        horizon = time.time() - KEY_MEMORY
+        self._keys = {k: at for k, at in self._keys.items() if at >= horizon}
+        self.journal.rewrite([*({"op": "key", "key": k, "at": at} for k, at in self._keys.items()),
+                              *(i.record() for i in self._items.values())])
 
     def cancel_tag(self, tag: str) -> int:
         """Cancel every item with `tag` (e.g. all reminders of one session)."""
@@ -141,7 +167,7 @@ class Scheduler:
             self.journal.append([{"op": outcome, "id": item.id}])
             self._forget(item.id)
             if self._finished_since_compaction >= self.compact_every:
-                self.journal.rewrite(i.record() for i in self._items.values())
+                self._rewrite()
                 self._finished_since_compaction = 0
 
     def tagged(self, tag: str) -> list[Item]:

@@ -107,6 +107,10 @@ class ShardStoreBase(ABC, Generic[H]):
         """Remove the shard (lock held exclusively)."""
 
     @abstractmethod
+    def _set_aside(self, handle: H) -> str | None:
+        """Move the shard out of the way, unread (lock held exclusively)."""
+
+    @abstractmethod
     def exists(self, key: str) -> bool:
         """True if the shard has been written and not erased."""
 
@@ -151,6 +155,17 @@ class ShardStoreBase(ABC, Generic[H]):
         handle = self._acquire(key, shared=False, op="erase")
         try:
             self._delete(handle)
+        finally:
+            self._release(handle)
+
+    def quarantine(self, key: str) -> str | None:
+        """See :meth:`counsel_bot.store.port.Store.quarantine`."""
+        self._check_open("quarantine")
+        if key in self._active():
+            raise StoreUsageError("Cannot quarantine a shard while it is open", op="quarantine")
+        handle = self._acquire(key, shared=False, op="quarantine")
+        try:
+            return self._set_aside(handle)
         finally:
             self._release(handle)
 

@@ -20,6 +20,7 @@ class MemoryStore(ShardStoreBase[_Handle]):
     def __init__(self, lock_timeout: float = 30.0) -> None:
         super().__init__()
         self._data: dict[str, bytes] = {}
+        self.quarantined: list[bytes] = []
         self._threads = KeyedLocks()
         self._lock_timeout = lock_timeout
 
@@ -41,6 +42,13 @@ class MemoryStore(ShardStoreBase[_Handle]):
 
     def _delete(self, handle: _Handle) -> None:
         self._data.pop(handle.key, None)
+
+    def _set_aside(self, handle: _Handle) -> str | None:
+        state = self._data.pop(handle.key, None)
+        if state is None:
+            return None
+        self.quarantined.append(state)
+        return f"memory:{len(self.quarantined)}"
 
     def exists(self, key: str) -> bool:
         """True if the shard has been written and not erased."""

@@ -39,6 +39,11 @@ class Store(Protocol):
         """Remove the shard for good (a no-op if it does not exist)."""
         ...
 
+    def quarantine(self, key: str) -> str | None:
+        """Set a damaged shard aside, as it is (still encrypted, for forensics), so that the
+        key starts afresh; returns where it went, or None when there was nothing."""
+        ...
+
     def close(self) -> None:
         """Release resources; later calls raise StoreUsageError."""
         ...

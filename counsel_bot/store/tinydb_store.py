@@ -5,6 +5,7 @@ Layout under the data folder::
     keycheck                        encrypted known text; proves the key on open
     shards/ab/cd/abcd<...64 hex>.db  one shard (HMAC of its key names it)
     shards/ab/cd/abcd<...>.lock      its flock file (exists only while in use)
+    quarantine/abcd<...>.<time>.db  a damaged shard set aside, as it was (still encrypted)
 
 A commit writes a temp file in the shard's directory, fsyncs it, renames it over the shard
 file (os.replace) and fsyncs the directory, so a shard file is always a complete old or
@@ -17,6 +18,7 @@ import contextlib
 import json
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +35,7 @@ from .keys import KEYCHECK_NAME, describe_key_lookup
 from .locking import KeyedLocks, lock_file, unlock_file
 
 SHARDS_DIR = "shards"
+QUARANTINE_DIR = "quarantine"
 _KEYCHECK_TEXT = b"counsel-bot keycheck v1"
 _KEYCHECK_AAD = b"counsel-bot/keycheck"
 _TMP_MARK = ".tmp"
@@ -265,6 +268,23 @@ class TinyDBStore(ShardStoreBase[_Handle]):
         except FileNotFoundError:
             return
         self._fsync_dir(handle.dir)
+
+    def _set_aside(self, handle: _Handle) -> str | None:
+        if not os.path.exists(handle.data):
+            return None
+        handle.exists = False
+        return self.set_aside_file(handle.data)
+
+    def set_aside_file(self, path: str | Path) -> str:
+        """Move a damaged file into `quarantine/` as it is, durably; returns the new path."""
+        folder = self.data_dir / QUARANTINE_DIR
+        folder.mkdir(mode=0o700, exist_ok=True)
+        stamp = f"{time.time_ns():x}"
+        target = folder / f"{Path(path).stem}.{stamp}{Path(path).suffix}"
+        os.replace(path, target)
+        self._fsync_dir(folder)
+        self._fsync_dir(os.path.dirname(path))
+        return str(target)
 
     def exists(self, key: str) -> bool:
         """True if the shard file exists (written and not erased)."""

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Any
 
 from aiogram import Bot, Dispatcher
@@ -13,8 +11,11 @@ from aiogram.exceptions import (
     AiogramError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramNotFound,
     TelegramRetryAfter,
+    TelegramUnauthorizedError,
 )
+from aiogram.methods.base import TelegramMethod
 from aiogram.types import BotCommand as AiogramBotCommand
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, TelegramObject, Update
 
@@ -26,7 +27,7 @@ from counsel_bot.runtime.transport import (
     RetryLater,
     Transient,
 )
-from counsel_bot.telegram.door import UpdateSink
+from counsel_bot.telegram.door import TokenRefused, UpdateSink
 
 
 class AiogramTransport:
@@ -38,6 +39,8 @@ class AiogramTransport:
             return await coroutine
         except TelegramRetryAfter as exc:
             raise RetryLater(float(exc.retry_after)) from exc
+        except (TelegramUnauthorizedError, TelegramNotFound) as exc:
+            raise TokenRefused(exc.message) from exc
         except TelegramForbiddenError as exc:
             raise Blocked(exc.message) from exc
         except TelegramBadRequest as exc:
@@ -68,11 +71,26 @@ class AiogramTransport:
             language_code=language))
 
 
+class RawGetUpdates(TelegramMethod[list[dict[str, Any]]]):
+    """getUpdates answered as raw JSON: each update is parsed on its own afterwards, so one
+    that aiogram cannot read does not make the whole batch fail (and polling stall)."""
+
+    __returning__ = list[dict[str, Any]]
+    __api_method__ = "getUpdates"
+
+    offset: int | None = None
+    timeout: int | None = None
+    allowed_updates: list[str] | None = None
+
+
 class AiogramDoor:
+    framework = "aiogram"
+
     def __init__(self, token: str, api_url: str, sink: UpdateSink,
                  request_timeout: float = 15.0) -> None:
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_url.rstrip("/")),
                                  timeout=request_timeout, limit=64)
+        self.request_timeout = request_timeout
         self.bot = Bot(token, session=session)
         self.dispatcher = Dispatcher()
         for observer in (self.dispatcher.message, self.dispatcher.edited_message,
@@ -81,12 +99,6 @@ class AiogramDoor:
             observer.register(self._on_event)
         self.transport = AiogramTransport(self.bot)
         self._sink = sink
-        self._polling: asyncio.Task[None] | None = None
-        self._polling_started = asyncio.Event()
-        self.dispatcher.startup.register(self._on_polling_startup)
-
-    async def _on_polling_startup(self) -> None:
-        self._polling_started.set()
 
     async def _on_event(self, _event: TelegramObject, event_update: Update) -> None:
         await self._sink(event_update.model_dump(mode="json", by_alias=True,
@@ -96,24 +108,11 @@ class AiogramDoor:
         me = await self.transport._call(self.bot.get_me())
         return str(me.username)
 
-    async def start_polling(self, allowed_updates: list[str]) -> None:
-        self._polling = asyncio.create_task(self.dispatcher.start_polling(
-            self.bot, polling_timeout=10, allowed_updates=allowed_updates,
-            handle_signals=False, close_bot_session=False))
-        # Until aiogram has started, stop_polling() would refuse and leave the task running.
-        started = asyncio.ensure_future(self._polling_started.wait())
-        await asyncio.wait({started, self._polling}, return_when=asyncio.FIRST_COMPLETED)
-        if self._polling.done():
-            started.cancel()
-            await self._polling  # raises what made polling fail
-
-    async def stop_polling(self) -> None:
-        if self._polling is None:
-            return
-        with contextlib.suppress(RuntimeError):  # it already stopped by itself
-            await self.dispatcher.stop_polling()
-        await self._polling
-        self._polling = None
+    async def fetch_updates(self, offset: int | None, timeout: int,
+                            allowed_updates: list[str]) -> list[Any]:
+        return list(await self.transport._call(self.bot(
+            RawGetUpdates(offset=offset, timeout=timeout, allowed_updates=allowed_updates),
+            request_timeout=int(timeout + self.request_timeout))))
 
     async def feed(self, update: dict[str, Any]) -> None:
         await self.dispatcher.feed_update(self.bot, Update.model_validate(

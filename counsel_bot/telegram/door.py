@@ -1,4 +1,10 @@
-"""The contract every Telegram door fulfils, so the runner can drive either framework."""
+"""The contract every Telegram framework adapter fulfils, so the runner can drive either.
+
+An adapter does three things with its framework and nothing else: it fetches raw updates
+(getUpdates through the framework's own HTTP client), it runs one raw update through the
+framework's own parsing and dispatch (which hands it on as Bot API JSON), and it sends
+(`Transport`). Journalling, ordering, retries and every rule about people are shared.
+"""
 
 from __future__ import annotations
 
@@ -10,19 +16,28 @@ from counsel_bot.runtime.transport import Transport
 UpdateSink = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+class TokenRefused(Exception):
+    """Telegram refused the bot token (401 or 404): retrying will not help."""
+
+
 class TelegramDoor(Protocol):
+    framework: str
     transport: Transport
 
     async def start(self) -> str:
-        """Connect (getMe) and return the bot's username."""
+        """Connect (getMe) and return the bot's username. Raises TokenRefused, or a
+        SendError subclass when Telegram cannot be reached."""
         ...
 
-    async def start_polling(self, allowed_updates: list[str]) -> None: ...
-
-    async def stop_polling(self) -> None: ...
+    async def fetch_updates(self, offset: int | None, timeout: int,
+                            allowed_updates: list[str]) -> list[Any]:
+        """One long poll (getUpdates), answered as raw JSON: nothing is parsed yet, so an
+        update the framework cannot read does not stop the others."""
+        ...
 
     async def feed(self, update: dict[str, Any]) -> None:
-        """Run one webhook update through the framework's own dispatch."""
+        """Run one raw update through the framework's parsing and dispatch; raises what the
+        framework raises when it cannot read it."""
         ...
 
     async def set_webhook(self, url: str, secret_token: str,

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from datetime import timedelta
 from typing import Any
 
+# PTB 22 is moving `retry_after` from seconds to a timedelta and warns on every 429 until a
+# program opts in; the outbox reads both forms (see _retry_after).
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+# getUpdates goes through do_api_request on purpose: answered as raw JSON, each update is then
+# parsed on its own, so one PTB cannot read does not stall the others (see intake.py).
+warnings.filterwarnings("ignore", message=r".*do_api_request\(\"getUpdates\"",
+                        category=UserWarning)
+
 from telegram import BotCommand as PtbBotCommand
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from counsel_bot.runtime.transport import (
@@ -20,7 +36,7 @@ from counsel_bot.runtime.transport import (
     RetryLater,
     Transient,
 )
-from counsel_bot.telegram.door import UpdateSink
+from counsel_bot.telegram.door import TokenRefused, UpdateSink
 
 
 def _remember_missing_sniffio() -> None:
@@ -42,9 +58,7 @@ _remember_missing_sniffio()
 
 
 def _retry_after(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():  # PTB 22 warns about the int/timedelta transition
-        warnings.simplefilter("ignore")
-        value = exc.retry_after
+    value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
@@ -57,6 +71,8 @@ class PtbTransport:
             return await coroutine
         except RetryAfter as exc:
             raise RetryLater(_retry_after(exc)) from exc
+        except InvalidToken as exc:
+            raise TokenRefused(exc.message) from exc
         except Forbidden as exc:
             raise Blocked(exc.message) from exc
         except BadRequest as exc:  # a subclass of NetworkError: keep it first
@@ -85,13 +101,16 @@ class PtbTransport:
 
 
 class PtbDoor:
+    framework = "ptb"
+
     def __init__(self, token: str, api_url: str, sink: UpdateSink,
                  request_timeout: float = 15.0) -> None:
         root = api_url.rstrip("/")
+        self.request_timeout = request_timeout
         self.application = (
             ApplicationBuilder().token(token)
             .base_url(f"{root}/bot").base_file_url(f"{root}/file/bot")
-            .concurrent_updates(True)  # the gateway keeps each chat in order
+            .updater(None)  # updates come from the shared intake, journalled first
             .read_timeout(request_timeout).write_timeout(request_timeout)
             .connect_timeout(request_timeout).pool_timeout(request_timeout)
             .connection_pool_size(64)  # the outbox sends many messages at once
@@ -105,23 +124,28 @@ class PtbDoor:
         await self._sink(update.to_dict())
 
     async def start(self) -> str:
-        await self.application.initialize()
-        await self.application.start()
+        try:
+            await self.application.initialize()  # getMe
+        except InvalidToken as exc:
+            raise TokenRefused(str(exc)) from None
+        except (NetworkError, TelegramError) as exc:
+            raise Transient(exc.message) from None
         return str(self.application.bot.username)
 
-    async def start_polling(self, allowed_updates: list[str]) -> None:
-        assert self.application.updater is not None
-        await self.application.updater.start_polling(
-            poll_interval=0.0, timeout=10, allowed_updates=allowed_updates,
-            drop_pending_updates=False)
-
-    async def stop_polling(self) -> None:
-        updater = self.application.updater
-        if updater is not None and updater.running:
-            await updater.stop()
+    async def fetch_updates(self, offset: int | None, timeout: int,
+                            allowed_updates: list[str]) -> list[Any]:
+        kwargs: dict[str, Any] = {"timeout": timeout, "allowed_updates": allowed_updates}
+        if offset is not None:
+            kwargs["offset"] = offset
+        updates = await self.transport._call(self.application.bot.do_api_request(
+            "getUpdates", api_kwargs=kwargs, read_timeout=timeout + self.request_timeout))
+        return list(updates) if isinstance(updates, list) else []
 
     async def feed(self, update: dict[str, Any]) -> None:
-        await self.application.process_update(Update.de_json(update, self.application.bot))
+        parsed = Update.de_json(update, self.application.bot)
+        if parsed is None:
+            raise ValueError("not an update")
+        await self.application.process_update(parsed)
 
     async def set_webhook(self, url: str, secret_token: str,
                           allowed_updates: list[str]) -> None:
@@ -132,6 +156,5 @@ class PtbDoor:
         await self.transport._call(self.application.bot.delete_webhook())
 
     async def shutdown(self) -> None:
-        if self.application.running:
-            await self.application.stop()
-        await self.application.shutdown()
+        if self.application._initialized:
+            await self.application.shutdown()

@@ -1,33 +1,37 @@
-"""Run the bot on Telegram: one door, the gateway, the outbox, polling or a webhook."""
+"""Run the bot on Telegram: start its parts in order, say when it is ready, stop it cleanly.
+
+The parts are built by the composition root (counsel_bot/bootstrap.py) and handed in; this
+module only knows the order in which they start and stop.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from counsel_bot.bootstrap import App
-from counsel_bot.runtime.care import Care
-from counsel_bot.runtime.casework import Casework
-from counsel_bot.runtime.closing import Closing
-from counsel_bot.runtime.inbox import Inbox
 from counsel_bot.runtime.journal import Journal
+from counsel_bot.runtime.notes import NoteReader
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.ratelimit import Limits
 from counsel_bot.runtime.scheduler import Scheduler
-from counsel_bot.store.crypto import ShardCipher
-from counsel_bot.telegram.desk import DeskService
-from counsel_bot.telegram.door import TelegramDoor, make_door
-from counsel_bot.telegram.gateway import ALLOWED_UPDATES, TelegramGateway
+from counsel_bot.runtime.transport import RetryLater, SendError
+from counsel_bot.telegram.door import TelegramDoor
+from counsel_bot.telegram.intake import Intake, Poller
+from counsel_bot.telegram.router import UpdateRouter
 from counsel_bot.telegram.step_processes import StepProcesses
+from counsel_bot.telegram.updates import ALLOWED_UPDATES
 from counsel_bot.telegram.webhook import WebhookServer, new_secret_token
 
 log = logging.getLogger(__name__)
 
 OFFICIAL_API = "https://api.telegram.org"
-
 WEBHOOK_PATH = "/telegram/webhook"
+CONNECT_BACKOFF = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -42,109 +46,154 @@ class RunOptions:
     # Worker processes that step returnees' updates (0: threads in this process; needed
     # when the app's clock is not the wall clock, as in tests that move time by hand)
     step_processes: int = 0
+    poll_timeout: int = 10  # seconds a long poll waits for updates
+
+
+@dataclass
+class TelegramParts:
+    """Everything the runner starts and stops, built by the composition root."""
+
+    door: TelegramDoor
+    router: UpdateRouter
+    intake: Intake
+    outbox: Outbox
+    scheduler: Scheduler
+    notes: NoteReader
+    journals: list[Journal]
+    data_dir: Path
+    processes: StepProcesses | None = None
+    record_username: Callable[[str], None] = lambda _name: None
 
 
 class TelegramRunner:
-    def __init__(self, app: App, options: RunOptions) -> None:
-        self.app = app
+    def __init__(self, parts: TelegramParts, options: RunOptions) -> None:
+        self.parts = parts
         self.options = options
-        self.journal = Journal(app.settings.data_dir / "outbox" / "outbox.journal",
-                               ShardCipher(app.key))
-        self.door: TelegramDoor = make_door(options.framework, options.token, options.api_url,
-                                            self._on_update, options.request_timeout)
-        self.outbox = Outbox(self.journal, self.door.transport, limits=options.limits,
-                             on_blocked=self._on_blocked)
-        self.gateway = TelegramGateway(app.conversations, self.outbox, self.door.transport)
-        self.schedule_journal = Journal(app.settings.data_dir / "schedule" / "schedule.journal",
-                                        ShardCipher(app.key))
-        self.scheduler = Scheduler(self.schedule_journal, clock=app.conversations.clock)
-        self.casework = Casework(self.gateway, self.scheduler,
-                                 Inbox(app.settings.data_dir, ShardCipher(app.key)))
-        self.care = Care(self.casework)
-        self.closing = Closing(self.care)
-        self.casework.closing = self.closing
-        self.gateway.desk = DeskService(self.casework, lambda: self.username)
-        self._background: list[asyncio.Task[None]] = []
+        self.door = parts.door
+        self.router = parts.router
+        self.intake = parts.intake
+        self.outbox = parts.outbox
+        self.scheduler = parts.scheduler
         self.webhook: WebhookServer | None = None
         self.webhook_port: int | None = None
+        self.poller: Poller | None = None
         self.username = ""
+        self._background: list[asyncio.Task[None]] = []
         self._outbox_task: asyncio.Task[None] | None = None
+        self._polling: asyncio.Task[None] | None = None
         self.started = asyncio.Event()
-
-    async def _on_update(self, update: dict[str, Any]) -> None:
-        await self.gateway.handle_raw(update)
-
-    async def _on_blocked(self, chat: str) -> None:
-        if chat.startswith("telegram:"):
-            await asyncio.to_thread(self.gateway.mark_unreachable, chat)
+        self.failed: asyncio.Future[BaseException] | None = None
 
     def health(self) -> dict[str, Any]:
-        return {"framework": self.options.framework, "outbox_pending": self.outbox.pending}
+        return {"framework": self.options.framework, "outbox_pending": self.outbox.pending,
+                "updates_pending": self.intake.journal.pending}
+
+    async def connect(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> str:
+        """getMe until Telegram answers: one line when it cannot be reached, then quiet
+        retries with backoff. TokenRefused goes up: retrying will not help."""
+        attempt = 0
+        while True:
+            try:
+                return await self.door.start()
+            except (SendError, OSError, TimeoutError) as exc:
+                delay = (exc.retry_after if isinstance(exc, RetryLater)
+                         else CONNECT_BACKOFF[min(attempt, len(CONNECT_BACKOFF) - 1)])
+                if attempt == 0:
+                    log.warning("Telegram cannot be reached (%s); trying again with backoff",
+                                type(exc).__name__)
+                attempt += 1
+                await sleep(delay)
 
     async def start(self) -> None:
-        self.username = await self.door.start()
-        await asyncio.to_thread(self.app.conversations.registry.record_bot_username,
-                                self.username)
+        self.username = await self.connect()
+        await asyncio.to_thread(self.parts.record_username, self.username)
         left = self.outbox.load()
         if left:
             log.info("outbox: %d message(s) left from the last run will be sent", left)
         self._outbox_task = asyncio.create_task(self.outbox.run())
-        if self.options.step_processes:
-            self.gateway.processes = StepProcesses(self.app.settings,
-                                                   self.options.step_processes)
-            await self.gateway.processes.start()
+        if self.parts.processes is not None:
+            await self.parts.processes.start()
         waiting = self.scheduler.load()
         log.info("scheduler: %d item(s) waiting", waiting)
         self._background = [asyncio.create_task(self.scheduler.run()),
-                            asyncio.create_task(self.casework.watch_inbox())]
-        await self.gateway.publish_commands()
+                            asyncio.create_task(self.parts.notes.watch())]
+        again = self.intake.replay()
+        if again:
+            log.info("%d update(s) received before the last stop are handled now", again)
+        await self.router.publish_commands()
+        mode = "polling"
         if self.options.webhook_url:
             secret = new_secret_token()
             from counsel_bot.logging_setup import register_secret
 
             register_secret(secret)
-            self.webhook = WebhookServer(WEBHOOK_PATH, secret, self.door.feed, self.health)
+            self.webhook = WebhookServer(WEBHOOK_PATH, secret, self.intake.accept, self.health)
             host, port = self.options.listen
             self.webhook_port = await self.webhook.start(host, port)
             url = self.options.webhook_url.rstrip("/")
             if not url.endswith(WEBHOOK_PATH):
                 url += WEBHOOK_PATH
             await self.door.set_webhook(url, secret, ALLOWED_UPDATES)
-            log.info("listening for webhooks on %s:%d as @%s (%s)", host, self.webhook_port,
-                     self.username, self.options.framework)
+            mode = f"webhook on {host}:{self.webhook_port}"
         else:
             await self.door.delete_webhook()
-            await self.door.start_polling(ALLOWED_UPDATES)
-            log.info("polling as @%s (%s)", self.username, self.options.framework)
+            self.poller = Poller(self.door, self.intake, ALLOWED_UPDATES,
+                                 timeout=self.options.poll_timeout)
+            self._polling = asyncio.create_task(self.poller.run())
+        log.info("counsel-bot is ready: @%s on %s, %s, data in %s", self.username,
+                 self.options.framework, mode, self.parts.data_dir)
         self.started.set()
 
     async def stop(self) -> None:
         """Stop taking updates, finish the ones in flight, let sends in flight finish."""
         if self.webhook is not None:
             await self.webhook.stop()
-        else:
-            await self.door.stop_polling()
+        if self.poller is not None and self._polling is not None:
+            self.poller.stop()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._polling
         self.scheduler.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         try:
-            await self.gateway.wait_idle(timeout=30)
+            await self.intake.wait_idle(timeout=30)
+            await self.router.wait_idle(timeout=5)
         except TimeoutError:
-            log.error("stopping: updates still in flight after 30 s")
-        if self.gateway.processes is not None:
-            await self.gateway.processes.stop()
+            log.error("stopping: updates still in flight after 30 s; they are handled again "
+                      "at the next start")
+        if self.parts.processes is not None:
+            await self.parts.processes.stop()
         await self.outbox.stop()
         if self._outbox_task is not None:
             await self._outbox_task
+        self.intake.close()
         await self.door.shutdown()
-        self.journal.close()
-        self.schedule_journal.close()
+        for journal in self.parts.journals:
+            journal.close()
         log.info("stopped; %d message(s) stay queued for the next start", self.outbox.pending)
 
     async def run_until(self, stop: asyncio.Event) -> None:
-        await self.start()
+        """Run until `stop` is set (also while still connecting), or until polling fails
+        for good (the token refused): that error is raised once everything has stopped."""
+        starting = asyncio.ensure_future(self.start())
+        stopping = asyncio.ensure_future(stop.wait())
         try:
-            await stop.wait()
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not starting.done():
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
+                return
+            starting.result()  # raises what made the start fail
+            waiters: set[asyncio.Future[Any]] = {stopping}
+            if self._polling is not None:
+                waiters.add(self._polling)
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            stopping.cancel()
             await self.stop()
+        if self._polling is not None and self._polling.done() and not self._polling.cancelled():
+            exc = self._polling.exception()
+            if exc is not None:
+                raise exc

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from counsel_bot.engine.effects import Button, Send
 from counsel_bot.store import MemoryStore
-from counsel_bot.telegram.gateway import to_messages
+from counsel_bot.telegram.chats import to_messages
 from counsel_bot.telegram.splitting import TELEGRAM_LIMIT, split_text, utf16_length
 
 

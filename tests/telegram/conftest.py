@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from counsel_bot.bootstrap import App, build_app
+from counsel_bot.bootstrap import App, TelegramBot, build_app, build_telegram
 from counsel_bot.config.settings import Settings
 from counsel_bot.runtime.ratelimit import Limits
-from counsel_bot.telegram.runner import RunOptions, TelegramRunner
+from counsel_bot.telegram.runner import RunOptions
+from tests.conftest import shipped_context
 from tests.fake_bot_api.fixtures import fake_bot_api  # noqa: F401  (a fixture)
 from tests.fake_bot_api.server import FakeBotApi
 
@@ -25,7 +26,7 @@ FAST_LIMITS = Limits(per_second=1000, per_chat_per_second=100, per_chat_burst=20
 @dataclass
 class LiveBot:
     api: FakeBotApi
-    runner: TelegramRunner
+    runner: TelegramBot
     app: App
     mode: str
 
@@ -55,7 +56,7 @@ class LiveBot:
         """Wait until every update is handled and every message has an outcome."""
         for _ in range(3):
             await asyncio.sleep(0.05)
-            await self.runner.gateway.wait_idle(timeout=10)
+            await self.runner.wait_idle(timeout=10)
             await self.runner.outbox.wait_idle(timeout=10)
 
 
@@ -103,14 +104,14 @@ async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
                     limits: Limits = FAST_LIMITS, request_timeout: float = 15.0,
                     clock: SimClock | None = None, step_processes: int = 0) -> LiveBot:
     settings = Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
-    app = build_app(settings)
+    app = build_app(settings, context=shipped_context())
     if clock is not None:
         app.conversations.clock = clock
     options = RunOptions(framework=framework, token=api.token, api_url=api.root,
                          webhook_url="https://bot.example.org" if mode == "webhook" else None,
                          listen=("127.0.0.1", 0), limits=limits,
                          request_timeout=request_timeout, step_processes=step_processes)
-    runner = TelegramRunner(app, options)
+    runner = build_telegram(app, options)
     await runner.start()
     return LiveBot(api, runner, app, mode)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from counsel_bot.telegram.gateway import chat_key
+from counsel_bot.telegram.updates import chat_key
 from tests.telegram.conftest import LiveBot, button_data
 
 USER, OTHER = 5552001, 5552002

@@ -13,7 +13,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from counsel_bot.telegram.gateway import chat_key
+from counsel_bot.telegram.updates import chat_key
 from tests.future import FRENCH_WEEKDAYS, YEAR, at, last_sunday, local
 from tests.telegram.conftest import SimClock, button_data, join, start_bot, stop_bot
 

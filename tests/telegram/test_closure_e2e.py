@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from counsel_bot.telegram.gateway import chat_key
+from counsel_bot.telegram.updates import chat_key
 from tests.telegram.conftest import LiveBot, SimClock, button_data, join, start_bot, stop_bot
 
 WORKER, RETURNEE = 9001, 9002

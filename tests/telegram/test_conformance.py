@@ -4,7 +4,7 @@ polling and in webhook mode, through the real framework and the fake Bot API."""
 from __future__ import annotations
 
 from counsel_bot.i18n.catalogs import RLM
-from counsel_bot.telegram.gateway import chat_key
+from counsel_bot.telegram.updates import chat_key
 from tests.telegram.conftest import LiveBot, button_data
 
 USER = 5551001

@@ -11,7 +11,8 @@ from counsel_bot.runtime.conversations import chat_shard
 from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.ratelimit import Limits
 from counsel_bot.store.crypto import ShardCipher
-from counsel_bot.telegram.gateway import DELIVERY_TABLE, chat_key
+from counsel_bot.telegram.chats import DELIVERY_TABLE
+from counsel_bot.telegram.updates import chat_key
 from tests.telegram.conftest import LiveBot, start_bot, stop_bot
 
 USER = 5553001
@@ -81,7 +82,7 @@ async def test_queued_messages_survive_a_restart_and_go_once(fake_bot_api, tmp_p
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling")
     fake_bot_api.inject("sendMessage", "5xx", times=None)
     await bot.text(USER, "/start")
-    await bot.runner.gateway.wait_idle(timeout=10)
+    await bot.runner.wait_idle(timeout=10)
     for _ in range(50):
         if bot.runner.outbox.stats["retried"]:
             break
@@ -128,7 +129,7 @@ async def test_messages_sent_before_a_restart_are_not_sent_again(fake_bot_api, t
     await bot.settle()
     assert len(fake_bot_api.sent) == 10
     await stop_bot(bot)
-    journal = Journal(bot.runner.journal.path, ShardCipher(bot.app.key))
+    journal = Journal(bot.runner.outbox.journal.path, ShardCipher(bot.app.key))
     done = [r for r in journal.replay() if r["op"] == "done"]
     journal.close()
     assert sorted(i for r in done for i, outcome in r["ids"] if outcome == "sent") \

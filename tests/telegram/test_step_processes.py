@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from counsel_bot.telegram.gateway import chat_key
+from counsel_bot.telegram.updates import chat_key
 from tests.telegram.conftest import button_data, join, start_bot, stop_bot
 from tests.telegram.test_conformance import test_onboarding_consent_and_information_in_french
 
@@ -22,8 +22,8 @@ async def test_onboarding_in_step_processes(fake_bot_api, tmp_path, framework, m
                                             processes):
     bot = await start_bot(fake_bot_api, tmp_path, framework, mode, step_processes=processes)
     try:
-        assert bot.runner.gateway.processes is not None
-        assert bot.runner.gateway.processes.count == processes
+        assert bot.runner.processes is not None
+        assert bot.runner.processes.count == processes
         await test_onboarding_consent_and_information_in_french(bot)
     finally:
         await stop_bot(bot)
@@ -61,7 +61,7 @@ async def test_a_killed_step_process_is_replaced(fake_bot_api, tmp_path, framewo
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
     api = fake_bot_api
     try:
-        processes = bot.runner.gateway.processes
+        processes = bot.runner.processes
         assert processes is not None
         first = processes._workers[0].process
         os.kill(first.pid, signal.SIGKILL)

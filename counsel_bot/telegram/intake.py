@@ -1,0 +1,175 @@
+"""From Telegram into the bot: at least once, in order per chat, one bad update at a time.
+
+Both ways in (long polling and the webhook) hand raw updates to `Intake.accept`, which
+journals them durably before returning; only then does the poller ask for the next offset
+or the webhook answer 200. Each update is then run through the framework's own parsing and
+dispatch, in arrival order within its chat, and marked done. An update the framework cannot
+read (a newer Bot API feature, a field it does not expect) is logged once, without its
+content, and read by the bot's own tolerant reader instead, so the person still gets an
+answer; it never stops the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from counsel_bot.runtime.transport import RetryLater, SendError
+from counsel_bot.telegram.door import TelegramDoor, TokenRefused
+from counsel_bot.telegram.update_journal import UpdateJournal
+from counsel_bot.telegram.updates import chat_of, update_id_of
+
+log = logging.getLogger(__name__)
+
+Feed = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _kind(update: dict[str, Any]) -> str:
+    """What sort of update it is, for logs (never its content)."""
+    return next((k for k in update if k != "update_id"), "empty")
+
+
+class Intake:
+    def __init__(self, journal: UpdateJournal, feed: Feed, fallback: Feed,
+                 framework: str) -> None:
+        self.journal = journal
+        self._feed = feed
+        self._fallback = fallback
+        self.framework = framework
+        self._tails: dict[int | None, asyncio.Task[None]] = {}  # last task of each chat
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.stats = {"accepted": 0, "duplicate": 0, "unreadable": 0, "replayed": 0}
+
+    def replay(self) -> int:
+        """Handle again what was accepted but not done before the last stop."""
+        pending = self.journal.load()
+        for update in pending:
+            self._process_soon(update)
+        self.stats["replayed"] += len(pending)
+        return len(pending)
+
+    async def accept(self, updates: Iterable[Any]) -> None:
+        """Journal updates durably, then start handling them. Returns once they are safe."""
+        fresh = []
+        for update in updates:
+            if update_id_of(update) is None:
+                log.warning("intake: a body that is not a Telegram update was ignored")
+            elif self.journal.accept(update):
+                fresh.append(update)
+            else:
+                self.stats["duplicate"] += 1
+                log.info("intake: update %d came again and is handled once",
+                         update_id_of(update))
+        if not fresh:
+            return
+        await self.journal.sync()
+        self.stats["accepted"] += len(fresh)
+        for update in fresh:
+            self._process_soon(update)
+
+    def _process_soon(self, update: dict[str, Any]) -> None:
+        chat = chat_of(update)
+        task = asyncio.create_task(self._process(update, self._tails.get(chat)))
+        self._tails[chat] = task
+        self._tasks.add(task)
+        self._idle.clear()
+        task.add_done_callback(lambda t, c=chat: self._finished(t, c))
+
+    def _finished(self, task: asyncio.Task[None], chat: int | None) -> None:
+        self._tasks.discard(task)
+        if self._tails.get(chat) is task:
+            del self._tails[chat]
+        if not self._tasks:
+            self._idle.set()
+
+    async def _process(self, update: dict[str, Any], before: asyncio.Task[None] | None) -> None:
+        if before is not None:
+            await asyncio.wait({before})  # the chat's earlier update first, however it ended
+        update_id = update_id_of(update)
+        assert update_id is not None
+        try:
+            try:
+                await self._feed(update)
+            except Exception as exc:  # the framework could not read it: say so, once
+                self.stats["unreadable"] += 1
+                log.warning("intake: %s could not read update %d (%s, %s); the bot reads it "
+                            "itself", self.framework, update_id, _kind(update),
+                            type(exc).__name__)
+                await self._fallback(update)
+        except Exception:
+            log.exception("intake: update %d could not be handled", update_id)
+        finally:
+            self.journal.done(update_id)
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    def close(self) -> None:
+        self.journal.flush()
+
+
+class Poller:
+    """Long polling through the door, with backoff while Telegram cannot be reached."""
+
+    def __init__(self, door: TelegramDoor, intake: Intake, allowed_updates: list[str],
+                 timeout: int = 10, max_backoff: float = 60.0) -> None:
+        self.door = door
+        self.intake = intake
+        self.allowed_updates = allowed_updates
+        self.timeout = timeout
+        self.max_backoff = max_backoff
+        self._stopping = False
+        self._fetch: asyncio.Task[list[Any]] | None = None
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Poll until stopped. Raises TokenRefused when Telegram refuses the token."""
+        offset: int | None = None
+        backoff = 1.0
+        outage = False
+        while not self._stopping:
+            self._fetch = asyncio.ensure_future(self.door.fetch_updates(
+                offset, self.timeout, self.allowed_updates))
+            try:
+                updates = await self._fetch
+            except asyncio.CancelledError:
+                if self._stopping:
+                    return
+                raise
+            except TokenRefused:
+                raise
+            except (SendError, OSError, TimeoutError) as exc:
+                delay = exc.retry_after if isinstance(exc, RetryLater) else backoff
+                if not outage:
+                    log.warning("Telegram cannot be reached (%s); trying again with backoff",
+                                type(exc).__name__)
+                outage = True
+                backoff = min(self.max_backoff, backoff * 2)
+                await self._pause(delay)
+                continue
+            finally:
+                self._fetch = None
+            if outage:
+                log.info("Telegram can be reached again")
+            outage, backoff = False, 1.0
+            ids = [i for i in map(update_id_of, updates) if i is not None]
+            await self.intake.accept(updates)  # durable before the next offset confirms them
+            if ids:
+                offset = max(ids) + 1
+
+    async def _pause(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def stop(self) -> None:
+        """Stop polling: a long poll in flight is abandoned (its offset was not confirmed)."""
+        self._stopping = True
+        if self._fetch is not None:
+            self._fetch.cancel()
+        self._wake.set()
