@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,25 @@ from counsel_bot.engine.context import EngineContext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """With COUNSEL_TEST_DAYS_AHEAD, this process and every process it starts run with the
+    wall clock that many days ahead (see tests/clock_ahead/sitecustomize.py)."""
+    days = os.environ.get("COUNSEL_TEST_DAYS_AHEAD")
+    if not days:
+        return
+    folder = str(Path(__file__).parent / "clock_ahead")
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (folder, os.environ.get("PYTHONPATH")) if p)
+    import sys
+
+    ours = sys.modules.get("sitecustomize")
+    if not str(getattr(ours, "__file__", "")).startswith(folder):  # not moved at start-up
+        import time_machine
+
+        ahead = datetime.now(UTC) + timedelta(days=float(days))
+        time_machine.travel(ahead, tick=True).start()
 
 
 @pytest.fixture(autouse=True)

@@ -4,10 +4,12 @@
   second; replies and safety alerts go before bulk messages.
 - 429: the whole outbox pauses for `retry_after`. 5xx and network errors: retry with backoff.
   403 (blocked): the chat's queue is dropped and `on_blocked` is told, once.
-- Persistence: every queued message is a journal record before it can be sent, and its
-  outcome is a record as soon as Telegram answers; after a crash the outbox sends exactly the
-  messages with no outcome. Only a message whose answer was lost in the crash itself can go
-  twice: Telegram's sendMessage gives no way to ask whether it arrived.
+- Persistence: every queued message is a journal record before it can be sent, its attempt
+  is a record just before the request goes, and its outcome is a record as soon as Telegram
+  answers; after a crash the outbox sends exactly the messages with no outcome. Only a
+  message whose answer was lost in the crash itself can go twice (Telegram's sendMessage
+  gives no way to ask whether it arrived): those are the ones with an attempt and no
+  outcome, counted and logged at the next start as `uncertain`.
 """
 
 from __future__ import annotations
@@ -113,13 +115,18 @@ class Outbox:
         self._outcomes: list[tuple[int, str]] = []  # finished, not yet in the journal
         self._outcomes_due = False
         self.stats = {"sent": 0, "retried": 0, "blocked": 0, "failed": 0, "rate_limited": 0}
+        self.uncertain = 0  # messages that may have gone just before the last crash
 
     # -- persistence ---------------------------------------------------------------------
     def load(self) -> int:
         """Rebuild the queue from the journal; returns how many messages are still to send."""
         pending: dict[int, dict[str, Any]] = {}
+        tried: set[int] = set()
         last_id = 0
         for record in self.journal.replay():
+            if record["op"] == "try":
+                tried.add(record["id"])
+                continue
             if record["op"] == "key":
                 self._keys[record["key"]] = record["at"]
                 continue
@@ -135,6 +142,10 @@ class Outbox:
             else:
                 pending.pop(record["id"], None)
         self._ids = itertools.count(last_id + 1)
+        self.uncertain = len(tried & pending.keys())
+        if self.uncertain:
+            log.warning("outbox: %d message(s) were on their way when the bot stopped; they go "
+                        "again (Telegram may already have shown them)", self.uncertain)
         self.journal.rewrite([*self._key_records(), *pending.values()])
         for record in pending.values():
             self._admit(Queued.from_record(record))
@@ -215,6 +226,9 @@ class Outbox:
     def _finish(self, queued: Queued, outcome: str) -> None:
         self._pending.pop(queued.id, None)
         self._outcomes.append((queued.id, outcome))
+        if outcome == "sent":  # at once: the sooner it is written, the less a crash repeats
+            self._write_outcomes()
+            return
         if self._outcomes_due:
             return
         try:
@@ -226,7 +240,7 @@ class Outbox:
         loop.call_soon(self._write_outcomes)
 
     def _write_outcomes(self) -> None:
-        """The outcomes of this turn of the event loop, as one journal record.
+        """The outcomes so far (of this turn of the event loop), as one journal record.
 
         Outcomes are not fsynced (the next enqueue's fsync takes them along): a killed
         process keeps them (the kernel has them); only a power cut could lose the last few,
@@ -329,6 +343,7 @@ class Outbox:
             self._in_flight.add(chat)
             self._buckets[chat].take()
             counted = self._window.take(self.clock())
+            self.journal.append([{"op": "try", "id": queued.id}], sync=False)
             task = asyncio.create_task(self._deliver(queued, counted))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -110,7 +110,7 @@ async def test_an_edit_into_distress_gets_the_safety_answer_and_the_alert(
     await bot.send(api.user_edits_message(USER, sent["message"]["message_id"],
                                           "I want to kill myself"))
     await bot.settle()
-    answer = [m for m in api.sent[mark:] if m["chat_id"] == USER][0]
+    answer = next(m for m in api.sent[mark:] if m["chat_id"] == USER)
     contacts = bot.app.context.deployment.country("XS").emergency_contacts
     assert all(c.phone in answer["text"] for c in contacts)
     alerts = [m for m in api.sent[mark:] if m["chat_id"] == WORKER and case.case_id in m["text"]]
