@@ -145,6 +145,12 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
                       anchor=args.anchor)
 
 
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.cli.doctor import run_doctor
+
+    return run_doctor(args, settings, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="counsel-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -182,6 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="report the first altered or removed entry")
     verify.add_argument("--anchor", help='a "seq:hash" printed by an earlier verify')
     verify.set_defaults(run=_audit_verify)
+
+    from counsel_bot.cli import doctor as doctor_help
+
+    doctor = commands.add_parser("doctor", help=doctor_help.HELP,
+                                 description=doctor_help.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    doctor.add_argument("--repair", action="store_true", help=doctor_help.REPAIR_HELP)
+    doctor.set_defaults(run=_doctor)
 
     i18n = commands.add_parser("i18n-check", help="fail on missing, fuzzy or mismatched "
                                "translations, or a stale messages.pot")
