@@ -216,9 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from counsel_bot.config.deployment import ConfigError
         from counsel_bot.engine.dialogs import DialogError
         from counsel_bot.i18n.catalogs import CatalogError
+        from counsel_bot.runtime.journal import JournalError
         from counsel_bot.store.errors import StoreError
 
-        if isinstance(exc, ConfigError | DialogError | CatalogError | StoreError):
+        if isinstance(exc, ConfigError | DialogError | CatalogError | StoreError
+                      | JournalError):
             print(f"counsel-bot: {exc}", file=sys.stderr)
             return 2
         raise

@@ -17,6 +17,7 @@ from counsel_bot.runtime.journal import (
     repair_journal,
 )
 from counsel_bot.store.crypto import ShardCipher
+from tests.damage import damage_frame, frames
 
 
 def test_records_round_trip_encrypted(tmp_path):
@@ -68,25 +69,6 @@ def test_rewrite_compacts_atomically(tmp_path):
 
 # -- damage is contained -------------------------------------------------------------------
 
-def frames(data: bytes) -> list[tuple[int, int]]:
-    """(start, end) of each frame, read by its length prefix."""
-    spans, pos = [], 0
-    while pos < len(data):
-        end = pos + 4 + int.from_bytes(data[pos:pos + 4], "big")
-        spans.append((pos, end))
-        pos = end
-    return spans
-
-
-def damage(path, index: int, at: int = 20) -> bytes:
-    """Flip one byte `at` bytes into frame `index`; returns that frame as it is now."""
-    data = bytearray(path.read_bytes())
-    start, end = frames(bytes(data))[index]
-    data[start + at] ^= 0x55
-    path.write_bytes(bytes(data))
-    return bytes(data[start:end])
-
-
 def written(tmp_path, key: bytes, count: int = 5):
     journal = Journal(tmp_path / "j.journal", ShardCipher(key), quarantine=tmp_path / "q")
     for i in range(count):
@@ -101,7 +83,7 @@ def reopen(tmp_path, key: bytes) -> Journal:
 
 def test_a_damaged_record_in_the_middle_is_set_aside_and_the_rest_read(tmp_path, key, caplog):
     path = written(tmp_path, key)
-    damaged = damage(path, 2)
+    damaged = damage_frame(path, 2)
     journal = reopen(tmp_path, key)
     with caplog.at_level(logging.WARNING):
         assert [r["id"] for r in journal.replay()] == [0, 1, 3, 4]
@@ -122,13 +104,13 @@ def test_a_damaged_record_in_the_middle_is_set_aside_and_the_rest_read(tmp_path,
 
 def test_a_damaged_length_is_passed_by_resynchronising(tmp_path, key):
     path = written(tmp_path, key)
-    damage(path, 1, at=1)  # the length prefix now points far past the file's end
+    damage_frame(path, 1, at=1)  # the length prefix now points far past the file's end
     assert [r["id"] for r in reopen(tmp_path, key).replay()] == [0, 2, 3, 4]
 
 
 def test_a_damaged_last_record_is_set_aside_not_cut_as_torn(tmp_path, key):
     path = written(tmp_path, key, 3)
-    damaged = damage(path, 2)
+    damaged = damage_frame(path, 2)
     assert [r["id"] for r in reopen(tmp_path, key).replay()] == [0, 1]
     assert [p.read_bytes() for p in (tmp_path / "q").iterdir()] == [damaged]
 
@@ -144,7 +126,7 @@ def test_a_torn_tail_is_cut_and_not_kept(tmp_path, key):
 
 def test_when_no_record_authenticates_nothing_is_changed(tmp_path, key):
     path = written(tmp_path, key, 1)
-    damage(path, 0)
+    damage_frame(path, 0)
     before = path.read_bytes()
     with pytest.raises(JournalError, match="no record authenticates"):
         reopen(tmp_path, key).replay()
@@ -153,8 +135,8 @@ def test_when_no_record_authenticates_nothing_is_changed(tmp_path, key):
 
 def test_check_and_repair_without_the_journal_open(tmp_path, key):
     path = written(tmp_path, key)
-    damage(path, 1)
-    damage(path, 3)
+    damage_frame(path, 1)
+    damage_frame(path, 3)
     check = check_journal(path, ShardCipher(key))
     assert (check.records, len(check.damaged), check.torn) == (3, 2, 0)
     fd = lock_journal(path)
@@ -184,7 +166,7 @@ def test_files_are_private_whatever_the_umask(tmp_path, key):
         journal.append([{"id": 1}])
         journal.rewrite([{"id": 2}])
         journal.close()
-        damage(journal.path, 0)
+        damage_frame(journal.path, 0)
         journal = Journal(journal.path, ShardCipher(key), quarantine=tmp_path / "a" / "q")
         journal.append([{"id": 3}])
         journal.replay()
