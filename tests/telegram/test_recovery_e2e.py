@@ -13,22 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from counsel_bot.bootstrap import build_app, build_telegram
-from counsel_bot.config.settings import Settings
 from counsel_bot.engine.effects import Priority
 from counsel_bot.i18n.catalogs import language_name
 from counsel_bot.runtime.inbox import Inbox
-from counsel_bot.runtime.journal import JournalError, data_journal
+from counsel_bot.runtime.journal import data_journal
 from counsel_bot.runtime.outbox import Queued
 from counsel_bot.runtime.scheduler import Item
 from counsel_bot.runtime.transport import OutMessage
 from counsel_bot.store.crypto import ShardCipher
-from counsel_bot.telegram.runner import RunOptions
 from counsel_bot.telegram.updates import chat_key
-from tests.conftest import shipped_context
 from tests.damage import damage_frame, flip, frames
 from tests.telegram.conftest import (
-    FAST_LIMITS,
     LiveBot,
     SimClock,
     button_data,
@@ -200,21 +195,6 @@ async def test_a_damaged_update_record_does_not_stop_the_bot(fake_bot_api, tmp_p
 
 # -- counsel-bot doctor on a real bot's data -----------------------------------------------
 
-async def refused_start(api, tmp_path: Path, framework: str) -> None:
-    """A start that fails on a journal in which no record authenticates (as start_bot, but
-    stopping what had started)."""
-    settings = Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
-    app = build_app(settings, context=shipped_context())
-    bot = build_telegram(app, RunOptions(framework=framework, token=api.token,
-                                         api_url=api.root, limits=FAST_LIMITS))
-    try:
-        with pytest.raises(JournalError, match="no record authenticates"):
-            await bot.start()
-    finally:
-        await bot.stop()
-        app.close()
-
-
 async def test_doctor_repair_lets_a_bot_start_that_could_not(fake_bot_api, tmp_path, framework):
     first = await start_bot(fake_bot_api, tmp_path, framework, "polling")
     await first.text(RETURNEE, "/start")
@@ -224,7 +204,10 @@ async def test_doctor_repair_lets_a_bot_start_that_could_not(fake_bot_api, tmp_p
     path = tmp_path / "data" / "updates" / "updates.journal"
     for index in range(len(frames(path.read_bytes()))):  # every record damaged
         damage_frame(path, index)
-    await refused_start(fake_bot_api, tmp_path, framework)
+    code, out = await cli(tmp_path, "run", "--framework", framework, "--step-processes", "0",
+                          COUNSEL_BOT_TOKEN=fake_bot_api.token,
+                          COUNSEL_BOT_API_URL=fake_bot_api.root)
+    assert code == 2 and "no record authenticates" in out and "Traceback" not in out, out
     code, out = await cli(tmp_path, "doctor")
     assert code == 1 and "no record authenticates although the key is right" in out, out
     code, out = await cli(tmp_path, "doctor", "--repair")
