@@ -18,6 +18,7 @@ started meanwhile refuses to start instead of racing it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import stat
 from collections.abc import Callable, Iterator
@@ -135,7 +136,13 @@ class Doctor:
         for path in damaged:
             self.say(f"  damaged note: {self.rel(path)}")
             self.found("note", self.rel(path),
-                       lambda path=path: self.moved(path, inbox.set_aside(path)))
+                       lambda path=path: self._set_note_aside(inbox, path))
+
+    def _set_note_aside(self, inbox: Inbox, path: Path) -> str:
+        try:
+            return self.moved(path, inbox.set_aside(path))
+        except FileNotFoundError:  # the bot set it aside itself meanwhile
+            return f"{self.rel(path)}: already gone"
 
     def check_audit(self) -> None:
         if not (self.data / "audit" / "audit.log").exists():
@@ -171,7 +178,8 @@ class Doctor:
 
         def tighten() -> str:
             for path, want in loose:
-                os.chmod(path, want)
+                with contextlib.suppress(FileNotFoundError):  # a lock file let go meanwhile
+                    os.chmod(path, want)
             return f"gave {len(loose)} file(s) or folder(s) their modes (0600, 0700)"
         self.found("mode", "modes", tighten)
 

@@ -257,6 +257,12 @@ async def test_every_file_is_private_whatever_the_umask(fake_bot_api, tmp_path, 
             assert code == 0, out
             await bot.settle()
             bot.runner.outbox.journal.rewrite([])  # a compaction, as after many messages
+            shard = Path(bot.app.store._handle(f"chat:{chat_key(RETURNEE)}",
+                                               exclusive=False).data)
+            flip(shard, 40)  # set aside at the next message: quarantine/ is made now
+            since = len(fake_bot_api.sent)
+            await bot.text(RETURNEE, "Bonjour")
+            await bot.replies(RETURNEE, since=since)
         finally:
             await stop_bot(bot)
         damage_frame(tmp_path / "data" / "updates" / "updates.journal", 1)
@@ -266,7 +272,7 @@ async def test_every_file_is_private_whatever_the_umask(fake_bot_api, tmp_path, 
     finally:
         os.umask(old)
     data = tmp_path / "data"
-    assert quarantined(tmp_path) and (data / "inbox").is_dir()
+    assert len(quarantined(tmp_path)) == 2 and (data / "inbox").is_dir()
     seen = {"dirs": 0, "files": 0}
     for path in [data, *data.rglob("*")]:
         mode = stat.S_IMODE(path.lstat().st_mode)
