@@ -42,7 +42,7 @@ from counsel_bot.runtime.closing import Closing
 from counsel_bot.runtime.conversations import AlertRaised, ConversationService
 from counsel_bot.runtime.dispatch import AfterStep, EffectDispatcher
 from counsel_bot.runtime.inbox import Inbox
-from counsel_bot.runtime.journal import Journal
+from counsel_bot.runtime.journal import data_journal
 from counsel_bot.runtime.notes import NoteReader
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.records import EffectCodec
@@ -209,9 +209,9 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
     """Every part of the Telegram bot, wired together."""
     data = app.settings.data_dir
     cipher = ShardCipher(app.key)
-    outbox_journal = Journal(data / "outbox" / "outbox.journal", cipher)
-    schedule_journal = Journal(data / "schedule" / "schedule.journal", cipher)
-    updates_journal = Journal(data / "updates" / "updates.journal", cipher)
+    outbox_journal = data_journal(data, "outbox", cipher)
+    schedule_journal = data_journal(data, "schedule", cipher)
+    updates_journal = data_journal(data, "updates", cipher)
 
     # Three parts need one built after them; each gets a function that looks it up then.
     async def hand_on(update: dict[str, Any]) -> None:  # what the framework parsed

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from counsel_bot.store.crypto import DecryptionFailed, ShardCipher
+from counsel_bot.store.files import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,7 @@ class AuditLog:
         self._cipher = cipher
         self._fsync = fsync
         self._mutex = threading.Lock()  # flock does not exclude threads sharing one descriptor
-        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.dir)
         self._lock_fd = os.open(self.dir / "audit.lock", os.O_RDWR | os.O_CREAT, 0o600)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:  # cut a torn tail, adopt entries whose head update was lost, check the tail

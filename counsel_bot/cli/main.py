@@ -145,6 +145,12 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
                       anchor=args.anchor)
 
 
+def _doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.cli.doctor import run_doctor
+
+    return run_doctor(args, settings, sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="counsel-bot", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
@@ -183,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--anchor", help='a "seq:hash" printed by an earlier verify')
     verify.set_defaults(run=_audit_verify)
 
+    from counsel_bot.cli import doctor as doctor_help
+
+    doctor = commands.add_parser("doctor", help=doctor_help.HELP,
+                                 description=doctor_help.__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    doctor.add_argument("--repair", action="store_true", help=doctor_help.REPAIR_HELP)
+    doctor.set_defaults(run=_doctor)
+
     i18n = commands.add_parser("i18n-check", help="fail on missing, fuzzy or mismatched "
                                "translations, or a stale messages.pot")
     i18n.set_defaults(run=_i18n_check)
@@ -202,9 +216,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from counsel_bot.config.deployment import ConfigError
         from counsel_bot.engine.dialogs import DialogError
         from counsel_bot.i18n.catalogs import CatalogError
+        from counsel_bot.runtime.journal import JournalError
         from counsel_bot.store.errors import StoreError
 
-        if isinstance(exc, ConfigError | DialogError | CatalogError | StoreError):
+        if isinstance(exc, ConfigError | DialogError | CatalogError | StoreError
+                      | JournalError):
             print(f"counsel-bot: {exc}", file=sys.stderr)
             return 2
         raise

@@ -239,7 +239,9 @@ class ConversationService:
         case = self.registry.case_of_chat(chat)
         if case is None:
             return ConversationLost(language_hint)
-        return ConversationLost(language_hint or case.language, case.case_id, case.country,
+        # The case's language (chosen for this person), not the app's: the person's own
+        # choice was in the record that was lost.
+        return ConversationLost(case.language or language_hint, case.case_id, case.country,
                                 case.timezone)
 
     def record_audit(self, effect: Audit, actor: str, why: str, now: datetime,

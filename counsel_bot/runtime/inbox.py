@@ -4,6 +4,7 @@ A note is a small encrypted file written to a temporary name and renamed into pl
 the bot never reads half a note. The bot looks every second; each note names what
 changed (a session scheduled, moved or cancelled), and the bot acts on the store's
 current state. Acting twice on a note is harmless: what it sends carries a dedupe key.
+A note that cannot be read goes, as it is, to the data folder's quarantine/.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from counsel_bot.store.crypto import DecryptionFailed, ShardCipher
+from counsel_bot.store.files import QUARANTINE_DIR, private_dir, set_aside
 
 log = logging.getLogger(__name__)
 _AAD = b"counsel-bot/inbox"
@@ -25,10 +27,11 @@ _AAD = b"counsel-bot/inbox"
 class Inbox:
     def __init__(self, data_dir: Path, cipher: ShardCipher) -> None:
         self.folder = data_dir / "inbox"
+        self.quarantine = data_dir / QUARANTINE_DIR
         self.cipher = cipher
 
     def post(self, note: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.folder)
         name = f"{time.time_ns():020d}-{secrets.token_hex(4)}"
         tmp = self.folder / f".{name}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -45,11 +48,42 @@ class Inbox:
         notes = []
         for path in sorted(self.folder.glob("*.note")):
             try:
-                notes.append((path, json.loads(self.cipher.decrypt(path.read_bytes(), _AAD))))
-            except (OSError, DecryptionFailed, ValueError):
-                log.error("inbox: a note cannot be read and is set aside (%s)", path.name)
-                path.rename(path.with_suffix(".unreadable"))
+                note = self._read(path)
+            except FileNotFoundError:
+                continue
+            if note is None:
+                where = self.set_aside(path)
+                log.error("inbox: a note cannot be read and is set aside (%s)", where)
+            else:
+                notes.append((path, note))
         return notes
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        """The note in `path`, or None when it is damaged (FileNotFoundError when gone)."""
+        blob = path.read_bytes()
+        try:
+            note = json.loads(self.cipher.decrypt(blob, _AAD))
+        except (DecryptionFailed, ValueError):
+            return None
+        return note if isinstance(note, dict) else None
+
+    def damaged(self) -> list[Path]:
+        """The notes waiting that cannot be read, and those set aside by an older version
+        (``*.unreadable``); changes nothing."""
+        if not self.folder.exists():
+            return []
+        found = sorted(self.folder.glob("*.unreadable"))
+        for path in sorted(self.folder.glob("*.note")):
+            try:
+                if self._read(path) is None:
+                    found.append(path)
+            except FileNotFoundError:  # the bot acted on it meanwhile
+                continue
+        return found
+
+    def set_aside(self, path: Path) -> str:
+        """Move a damaged note to quarantine/, as it is; returns where it went."""
+        return set_aside(self.quarantine, path)
 
     @staticmethod
     def done(path: Path) -> None:

@@ -3,9 +3,16 @@
 Each record is framed as a 4-byte length and an AES-GCM blob. An append is one write(2)
 call; a process killed mid-append leaves a torn tail (a frame shorter than its length),
 which is cut off on the next open: the log always reads as the records that were fully
-appended. A whole frame that fails authentication is damage or another key: the open
-stops with an error and changes nothing. Appending costs the same however long the log
-is; `rewrite` compacts it atomically (temp file, fsync, rename).
+appended. Appending costs the same however long the log is; `rewrite` compacts it
+atomically (temp file, fsync, rename).
+
+Damage is contained: a frame in the middle that fails authentication (a flipped bit, a
+damaged length) is skipped. Reading resynchronises on the next frame that authenticates
+(AES-GCM makes a false match impossible), keeps the damaged bytes as they are (still
+encrypted) in the data folder's ``quarantine/``, logs one line, and mends the file to the
+good records. When no frame authenticates at all, the key is wrong (or everything is
+damaged): the open stops with an error and changes nothing; `counsel-bot doctor` tells the
+two apart, since it checks the key first.
 
 Group commit: `append(records, sync=False)` only writes; `sync()` then makes everything
 appended so far durable. Threads that call `sync()` while an fsync is running share the
@@ -26,35 +33,240 @@ import struct
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from counsel_bot.store.crypto import DecryptionFailed, ShardCipher
+from counsel_bot.store.crypto import HEADER, NONCE_SIZE, DecryptionFailed, ShardCipher
+from counsel_bot.store.files import (
+    FILE_MODE,
+    QUARANTINE_DIR,
+    fsync_dir,
+    keep_bytes,
+    private_dir,
+    set_aside,
+)
 
 log = logging.getLogger(__name__)
 
 _FRAME = struct.Struct(">I")
 MAX_RECORD = 1 << 24
+_MIN_BLOB = len(HEADER) + NONCE_SIZE + 16  # header, nonce, tag
+PART_SUFFIX = ".record"  # a damaged part of a journal, kept in quarantine/
+
+# The journals of a data folder, by what they hold.
+JOURNALS: dict[str, Path] = {
+    "outbox": Path("outbox") / "outbox.journal",
+    "schedule": Path("schedule") / "schedule.journal",
+    "updates": Path("updates") / "updates.journal",
+}
 
 
 class JournalError(Exception):
-    """The journal cannot be used (locked by another process, or corrupted in the middle)."""
+    """The journal cannot be used (locked by another process, or no record authenticates)."""
+
+
+def data_journal(data_dir: Path, name: str, cipher: ShardCipher) -> Journal:
+    """One of the data folder's `JOURNALS`, quarantining into the data folder's quarantine/."""
+    return Journal(data_dir / JOURNALS[name], cipher, quarantine=data_dir / QUARANTINE_DIR)
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_suffix(".lock")
+
+
+def lock_journal(path: Path) -> int:
+    """Take the journal's lock (held by its owner while open); returns the descriptor."""
+    fd = os.open(_lock_path(path), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, FILE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise JournalError(f"{path.name} is in use by another running bot") from None
+    return fd
+
+
+def journal_in_use(path: Path) -> bool:
+    """True while a process (a running bot) holds the journal open."""
+    try:
+        fd = os.open(_lock_path(path), os.O_RDWR | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # releases the lock, if we got it
+    return False
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A stretch of the file: a good record, damaged bytes, or a torn tail."""
+
+    start: int
+    end: int
+    record: dict[str, Any] | None = None
+    torn: bool = False
+
+
+class _Frames:
+    """Reads the frames of one journal's bytes, resynchronising past damage."""
+
+    def __init__(self, cipher: ShardCipher, aad: bytes) -> None:
+        self._cipher = cipher
+        self._aad = aad
+
+    def _at(self, data: bytes, pos: int) -> tuple[int, dict[str, Any]] | None:
+        """The end and record of a frame at `pos` that authenticates, or None."""
+        if pos + _FRAME.size > len(data):
+            return None
+        (length,) = _FRAME.unpack_from(data, pos)
+        end = pos + _FRAME.size + length
+        if not _MIN_BLOB <= length <= MAX_RECORD or end > len(data):
+            return None
+        try:
+            record = json.loads(self._cipher.decrypt(data[pos + _FRAME.size:end], self._aad))
+        except (DecryptionFailed, ValueError):
+            return None
+        return (end, record) if isinstance(record, dict) else None
+
+    def _next(self, data: bytes, after: int) -> tuple[int, int, dict[str, Any]] | None:
+        """The first frame starting after `after` that authenticates. Every blob begins with
+        the cipher's header, so only the places where that header occurs are tried."""
+        found = data.find(HEADER, after + 1 + _FRAME.size)
+        while found != -1:
+            start = found - _FRAME.size
+            got = self._at(data, start)
+            if got is not None:
+                return start, got[0], got[1]
+            found = data.find(HEADER, found + 1)
+        return None
+
+    def pieces(self, data: bytes) -> Iterator[_Piece]:
+        pos = 0
+        while pos < len(data):
+            got = self._at(data, pos)
+            if got is not None:
+                yield _Piece(pos, got[0], got[1])
+                pos = got[0]
+                continue
+            following = self._next(data, pos)
+            if following is None:
+                yield _Piece(pos, len(data), torn=_looks_torn(data, pos))
+                return
+            start, end, record = following
+            yield _Piece(pos, start)
+            yield _Piece(start, end, record)
+            pos = end
+
+
+def _looks_torn(data: bytes, pos: int) -> bool:
+    """Are the bytes from `pos` an append cut short by a crash (a frame shorter than its
+    length says), rather than damage?"""
+    if len(data) - pos < _FRAME.size:
+        return True
+    (length,) = _FRAME.unpack_from(data, pos)
+    return length <= MAX_RECORD and pos + _FRAME.size + length > len(data)
+
+
+@dataclass(frozen=True)
+class JournalCheck:
+    """What a journal file holds: `records` good ones, `damaged` byte ranges, a torn tail."""
+
+    path: Path
+    size: int
+    records: int
+    damaged: tuple[tuple[int, int], ...]
+    torn: int  # bytes in a torn tail (cut at the next open)
+
+    @property
+    def unreadable(self) -> bool:
+        """No record authenticates although the file holds complete frames."""
+        return self.records == 0 and bool(self.damaged)
+
+    @property
+    def damaged_bytes(self) -> int:
+        return sum(end - start for start, end in self.damaged)
+
+
+def _aad(path: Path) -> bytes:
+    return b"journal:" + path.name.encode("utf-8")
+
+
+def _survey(path: Path, data: bytes, cipher: ShardCipher
+            ) -> tuple[JournalCheck, list[tuple[int, int]]]:
+    good, damaged, torn = [], [], 0
+    for piece in _Frames(cipher, _aad(path)).pieces(data):
+        if piece.record is not None:
+            good.append((piece.start, piece.end))
+        elif piece.torn:
+            torn = piece.end - piece.start
+        else:
+            damaged.append((piece.start, piece.end))
+    return JournalCheck(path, len(data), len(good), tuple(damaged), torn), good
+
+
+def check_journal(path: Path, cipher: ShardCipher) -> JournalCheck:
+    """Read a journal file frame by frame, changing nothing (safe while the bot runs)."""
+    return _survey(path, path.read_bytes(), cipher)[0]
+
+
+def _keep_damage(path: Path, data: bytes, damaged: list[tuple[int, int]],
+                 quarantine: Path, durable: bool) -> list[str]:
+    return [keep_bytes(quarantine, path.stem, PART_SUFFIX, data[start:end], durable=durable)
+            for start, end in damaged]
+
+
+def _write_whole(path: Path, data: bytes, durable: bool) -> None:
+    """Replace the file's content atomically (temp file, fsync, rename, fsync the folder)."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, FILE_MODE)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def repair_journal(path: Path, cipher: ShardCipher, quarantine: Path, *,
+                   durable: bool = True) -> list[str]:
+    """Set a journal's damaged parts aside and keep its good records; the caller holds
+    the journal's lock (`lock_journal`) and has proved the key. A journal in which no
+    record authenticates is set aside whole. Returns what went to `quarantine`."""
+    data = path.read_bytes()
+    check, good = _survey(path, data, cipher)
+    if check.unreadable:
+        return [set_aside(quarantine, path, durable=durable)]
+    if not check.damaged:
+        if check.torn:
+            os.truncate(path, len(data) - check.torn)
+        return []
+    kept = _keep_damage(path, data, list(check.damaged), quarantine, durable)
+    _write_whole(path, b"".join(data[start:end] for start, end in good), durable)
+    return kept
 
 
 class Journal:
-    def __init__(self, path: Path, cipher: ShardCipher, *, fsync: bool = True) -> None:
+    def __init__(self, path: Path, cipher: ShardCipher, *, fsync: bool = True,
+                 quarantine: Path | None = None) -> None:
+        """Open (creating) the journal at `path`; damaged parts go to `quarantine`
+        (default: a quarantine/ folder beside it; `data_journal` uses the data folder's)."""
         self.path = path
         self._cipher = cipher
-        self._aad = b"journal:" + path.name.encode("utf-8")
+        self._aad = _aad(path)
         self._fsync = fsync
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._lock = open(path.with_suffix(".lock"), "a")  # noqa: SIM115 - held while open
-        try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise JournalError(f"{path.name} is in use by another running bot") from None
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self.quarantine = quarantine or path.parent / QUARANTINE_DIR
+        private_dir(path.parent)
+        self._lock = lock_journal(path)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
         self._io = threading.Lock()  # writes and the swap of the file in `rewrite`
         self._syncing = threading.Lock()  # one fsync at a time; taken before `_io`
         self._appended = 0  # appends written so far
@@ -62,37 +274,44 @@ class Journal:
         self._syncer: ThreadPoolExecutor | None = None  # for `sync_soon`, made on first use
         self._flushing: asyncio.Future[None] | None = None
 
-    def _frames(self, data: bytes) -> Iterator[tuple[int, bytes]]:
-        offset = 0
-        while offset + _FRAME.size <= len(data):
-            (length,) = _FRAME.unpack_from(data, offset)
-            end = offset + _FRAME.size + length
-            if length > MAX_RECORD or end > len(data):
-                return
-            yield end, data[offset + _FRAME.size : end]
-            offset = end
-
     def replay(self) -> list[dict[str, Any]]:
-        """Every complete record, in order; a torn tail is cut off."""
+        """Every complete record, in order; a torn tail is cut off, damage set aside."""
         return list(self.records())
 
     def records(self) -> Iterator[dict[str, Any]]:
-        """Like `replay`, one record at a time (a large log is never held decoded whole)."""
+        """Like `replay`, one record at a time (a large log is never held decoded whole).
+
+        Damaged parts are set aside and the file mended once the last record has been read.
+        """
         with open(self.path, "rb") as fh:
             data = fh.read()
-        good_end = 0
-        for end, blob in self._frames(data):
-            try:
-                record = json.loads(self._cipher.decrypt(blob, self._aad))
-            except DecryptionFailed:  # damage, or another key: destroy nothing
-                raise JournalError(f"{self.path.name}: a record fails authentication "
-                                   "(wrong key or damage); the file is left as it is") from None
-            good_end = end
-            yield record
-        if good_end < len(data):
+        good: list[tuple[int, int]] = []
+        damaged: list[tuple[int, int]] = []
+        torn = 0
+        for piece in _Frames(self._cipher, self._aad).pieces(data):
+            if piece.record is not None:
+                good.append((piece.start, piece.end))
+                yield piece.record
+            elif piece.torn:
+                torn = piece.end - piece.start
+            else:
+                damaged.append((piece.start, piece.end))
+        if damaged and not good:  # another key, or nothing left: destroy nothing
+            raise JournalError(
+                f"{self.path.name}: no record authenticates (a wrong key, or every record is "
+                "damaged); the file is left as it is. 'counsel-bot doctor' tells which")
+        if torn:
             log.warning("journal %s: cut a torn tail of %d bytes left by a crash",
-                        self.path.name, len(data) - good_end)
-            os.truncate(self.path, good_end)
+                        self.path.name, torn)
+        if not damaged:
+            if torn:
+                os.truncate(self.path, len(data) - torn)
+            return
+        kept = _keep_damage(self.path, data, damaged, self.quarantine, self._fsync)
+        self._swap_in(b"".join(data[start:end] for start, end in good), since=len(data))
+        log.error("journal %s: %d damaged record(s) (%d bytes) set aside in %s; the %d good "
+                  "record(s) are kept", self.path.name, len(kept),
+                  sum(end - start for start, end in damaged), self.quarantine, len(good))
 
     def _encode(self, records: Iterable[dict[str, Any]]) -> bytes:
         parts = []
@@ -149,21 +368,19 @@ class Journal:
 
     def rewrite(self, records: Iterable[dict[str, Any]]) -> None:
         """Replace the whole log with `records`, atomically."""
-        data = self._encode(records)
-        tmp = self.path.with_suffix(".tmp")
+        self._swap_in(self._encode(records))
+
+    def _swap_in(self, data: bytes, *, since: int | None = None) -> None:
+        """Make `data` the whole file, atomically. With `since` (the size when `data` was
+        read), what was appended after that is carried over."""
         with self._syncing, self._io:
-            with open(tmp, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            if since is not None:
+                with open(self.path, "rb") as fh:
+                    fh.seek(since)
+                    data += fh.read()
+            _write_whole(self.path, data, durable=True)
             os.close(self._fd)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND, 0o600)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
             self._synced = self._appended  # the old file's records are kept here or dropped
 
     def close(self) -> None:
@@ -171,4 +388,4 @@ class Journal:
             self._syncer.shutdown(wait=True)
         with self._syncing, self._io:
             os.close(self._fd)
-        self._lock.close()
+        os.close(self._lock)

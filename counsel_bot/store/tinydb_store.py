@@ -7,6 +7,8 @@ Layout under the data folder::
     shards/ab/cd/abcd<...>.lock      its flock file (exists only while in use)
     quarantine/abcd<...>.<time>.db  a damaged shard set aside, as it was (still encrypted)
 
+Files are 0600 and folders 0700 whatever the umask (see files.py).
+
 A commit writes a temp file in the shard's directory, fsyncs it, renames it over the shard
 file (os.replace) and fsyncs the directory, so a shard file is always a complete old or
 complete new version, whatever instant the process is killed.
@@ -18,9 +20,10 @@ import contextlib
 import json
 import os
 import secrets
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .base import BufferedStorage, ShardStoreBase, dump_state
 from .crypto import DecryptionFailed, ShardCipher
@@ -31,11 +34,11 @@ from .errors import (
     StoreUsageError,
     WrongKeyError,
 )
+from .files import QUARANTINE_DIR, fsync_dir, private_dir, set_aside
 from .keys import KEYCHECK_NAME, describe_key_lookup
 from .locking import KeyedLocks, lock_file, unlock_file
 
 SHARDS_DIR = "shards"
-QUARANTINE_DIR = "quarantine"
 _KEYCHECK_TEXT = b"counsel-bot keycheck v1"
 _KEYCHECK_AAD = b"counsel-bot/keycheck"
 _TMP_MARK = ".tmp"
@@ -66,17 +69,15 @@ class EncryptedShardStorage(BufferedStorage):
             raise StoreError(
                 f"Cannot read shard file: {exc.strerror}", shard=file_id, op="read"
             ) from exc
-        try:
-            payload = json.loads(cipher.decrypt(blob, file_id.encode("ascii")))
-            if payload.get("k") != key or not isinstance(payload.get("t"), dict):
-                raise DecryptionFailed("unexpected payload")
-        except (DecryptionFailed, ValueError, AttributeError):
+        payload = open_shard_blob(cipher, blob, file_id)
+        if payload is None or payload["k"] != key:
             raise CorruptShardError(
                 "Shard file failed authentication although the key is right: it was corrupted "
-                "or tampered with. It is left untouched; restore it from a backup or erase it",
+                "or tampered with. It is left untouched; restore it from a backup, or set it "
+                "aside with 'counsel-bot doctor --repair'",
                 shard=file_id,
                 op="read",
-            ) from None
+            )
         state = dump_state(payload["t"])
         return cls(state, path=path, key=key, file_id=file_id, read_only=read_only)
 
@@ -86,6 +87,19 @@ class EncryptedShardStorage(BufferedStorage):
         key_json = json.dumps(self.key, ensure_ascii=False).encode("utf-8")
         plaintext = b'{"k":' + key_json + b',"t":' + self.state + b"}"
         return cipher.encrypt(plaintext, self.name.encode("ascii"))
+
+
+def open_shard_blob(cipher: ShardCipher, blob: bytes, file_id: str) -> dict[str, Any] | None:
+    """The decrypted content of a shard file named ``file_id``, or None when it is damaged
+    (fails authentication, is not the JSON of a shard, or belongs under another name)."""
+    try:
+        payload = json.loads(cipher.decrypt(blob, file_id.encode("ascii")))
+    except (DecryptionFailed, ValueError, UnicodeEncodeError):
+        return None
+    if (not isinstance(payload, dict) or not isinstance(payload.get("k"), str)
+            or not isinstance(payload.get("t"), dict)):
+        return None
+    return payload
 
 
 @dataclass
@@ -166,8 +180,7 @@ class TinyDBStore(ShardStoreBase[_Handle]):
                 "to initialise it with a key that may not be the right one",
                 op="open",
             )
-        self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._shards.mkdir(mode=0o700, exist_ok=True)
+        private_dir(self._shards)
         tmp = self.data_dir / f"{KEYCHECK_NAME}{_TMP_MARK}{secrets.token_hex(4)}"
         self._write_file(tmp, self._cipher.encrypt(_KEYCHECK_TEXT, _KEYCHECK_AAD))
         try:
@@ -277,14 +290,44 @@ class TinyDBStore(ShardStoreBase[_Handle]):
 
     def set_aside_file(self, path: str | Path) -> str:
         """Move a damaged file into `quarantine/` as it is, durably; returns the new path."""
-        folder = self.data_dir / QUARANTINE_DIR
-        folder.mkdir(mode=0o700, exist_ok=True)
-        stamp = f"{time.time_ns():x}"
-        target = folder / f"{Path(path).stem}.{stamp}{Path(path).suffix}"
-        os.replace(path, target)
-        self._fsync_dir(folder)
-        self._fsync_dir(os.path.dirname(path))
-        return str(target)
+        return set_aside(self.data_dir / QUARANTINE_DIR, path, durable=self._durable)
+
+    # -- checking (counsel-bot doctor) -------------------------------------------------
+    def shard_files(self) -> Iterator[str]:
+        """Every shard file in the data folder (not lock or temp files), in no set order."""
+        for root, _dirs, files in os.walk(self._shards):
+            for name in files:
+                if name.endswith(".db") and _TMP_MARK not in name:
+                    yield os.path.join(root, name)
+
+    def shard_is_damaged(self, path: str) -> bool:
+        """True when the shard file does not open with this store's key (read unlocked:
+        a commit replaces the file whole, so a reader sees an old or a new version)."""
+        try:
+            with open(path, "rb") as fh:
+                blob = fh.read()
+        except FileNotFoundError:  # erased meanwhile
+            return False
+        return open_shard_blob(self._cipher, blob, Path(path).stem) is None
+
+    def quarantine_shard_file(self, path: str) -> str | None:
+        """Set a damaged shard file aside under its lock, if it is still damaged then;
+        returns where it went (None when there was nothing to move)."""
+        fid = Path(path).stem
+        leaf = f"{self._shards}/{fid[:2]}/{fid[2:4]}"
+        if os.path.dirname(os.path.abspath(path)) != os.path.abspath(leaf):
+            return self.set_aside_file(path)  # not where its name puts it: nothing can use it
+        handle = _Handle("", fid, leaf, f"{leaf}/{fid}.db", f"{leaf}/{fid}.lock", None, True)
+        self._threads.acquire(fid, self._lock_timeout)
+        try:
+            handle.fd = lock_file(handle.lock, shared=False, timeout=self._lock_timeout,
+                                  name=fid)
+            if not self.shard_is_damaged(handle.data):  # mended or erased meanwhile
+                return None
+            handle.exists = False
+            return self.set_aside_file(handle.data)
+        finally:
+            self._release(handle)
 
     def exists(self, key: str) -> bool:
         """True if the shard file exists (written and not erased)."""
@@ -327,16 +370,11 @@ class TinyDBStore(ShardStoreBase[_Handle]):
             raise StoreError(
                 f"The shards folder of {self.data_dir} has disappeared", op="transaction"
             )
-        os.makedirs(leaf, mode=0o700, exist_ok=True)
+        private_dir(leaf)
         self._fsync_dir(os.path.dirname(leaf))
         self._fsync_dir(self._shards)
         self._known_dirs.add(leaf)
 
     def _fsync_dir(self, path: str | Path) -> None:
-        if not self._durable:
-            return
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        if self._durable:
+            fsync_dir(path)
