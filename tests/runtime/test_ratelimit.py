@@ -126,6 +126,23 @@ async def test_a_chat_after_a_long_pause_gets_its_burst_again(tmp_path):
     assert telegram.times() == approx([0, 0, 0.0667, 10, 10, 10.0667])
 
 
+async def test_a_chat_that_paused_briefly_gets_no_new_burst(tmp_path):
+    """The outbox has nothing else to do between the two replies: the chat's bucket is
+    kept all the same, so the second reply waits for the chat's next tokens."""
+    telegram = await run(tmp_path, Limits(), [(0.0, 1, 3), (0.5, 1, 3)])
+    assert telegram.times() == approx([0, 0, 0.0667, 1, 2, 3])
+
+
+@pytest.mark.parametrize(("latency", "starts"), [
+    (0.0, [0, 0, 0.0667, 1, 2, 3]),
+    # each answer takes half a second: the chat earns its next token only after it
+    (0.5, [0, 0.5, 1, 2.5, 4, 5.5]),
+])
+async def test_a_send_in_flight_earns_its_chat_nothing(tmp_path, latency, starts):
+    telegram = await run(tmp_path, Limits(), [(0.0, 1, 6)], Telegram(latency))
+    assert telegram.times() == approx(starts)
+
+
 # -- all chats together --------------------------------------------------------------------
 GLOBAL = [
     # limits, {index of a send (in order of start): when it starts}
@@ -152,6 +169,20 @@ async def test_never_more_than_the_global_limit_in_any_window(tmp_path, limits, 
     pace = GlobalWindow(limits.per_second, limits.window_margin, limits.pacing)
     for i in range(len(times) - pace.pace_size):
         assert times[i + pace.pace_size] - times[i] >= pace.pace_window - EPS, f"send {i}"
+
+
+async def test_the_global_limit_holds_with_chats_in_bursts(tmp_path):
+    """Fifty chats with four messages each: bursts and the global window together. A chat
+    kept waiting by the global window earns no extra token meanwhile, so its fourth
+    message still comes a second after its first."""
+    telegram = await run(tmp_path, Limits(), [(0.0, 2000 + i, 4) for i in range(50)])
+    times = telegram.times()
+    for i in range(len(times) - 30):
+        assert times[i + 30] - times[i] >= 1.05 - EPS
+    for chat in range(2000, 2050):
+        mine = telegram.times(chat)
+        assert mine[3] - mine[0] >= 1.0 - EPS  # the fourth waits for its chat's token
+    assert len(times) == 200
 
 
 # -- sends in flight -----------------------------------------------------------------------
