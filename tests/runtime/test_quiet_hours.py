@@ -131,3 +131,45 @@ async def test_checkins_are_sent_outside_quiet_hours(tmp_path, timezone, hour, q
     assert _sent(world, timezone, CheckinDue) == [(sent_at, "checkin")]
     assert not in_quiet_hours(world.chats.delivered[-1].at, timezone, quiet)
 
+
+
+def _checkin_world(tmp_path, timezone: str, hour: int, arrival: str, *, monthly: bool
+                   ) -> tuple[World, str]:
+    world = build_world(tmp_path, _noon(arrival, timezone) - 2 * DAY, checkin_hour=hour,
+                        checkin_days=(3,), checkin_monthly=monthly)
+    case = world.joined_case(timezone, arrival=arrival)
+    world.care.plan_checkins(case.case_id)
+    return world, case.case_id
+
+
+@pytest.mark.parametrize(("timezone", "hour", "arrival", "asked", "reminded"), [
+    ("Europe/Paris", 10, "2026-12-01", "2026-12-04 10:00", "2026-12-05 10:00"),
+    # the clocks go back that night: 24 hours after 08:00 summer time is 07:00 winter time
+    ("Europe/Paris", 8, "2026-10-21", "2026-10-24 08:00", "2026-10-25 08:00"),
+    # they go forward: 24 hours after 20:00 winter time is 21:00 summer time
+    ("Europe/Paris", 20, "2027-03-24", "2027-03-27 20:00", "2027-03-28 20:00"),
+    ("America/Los_Angeles", 8, "2026-10-28", "2026-10-31 08:00", "2026-11-01 08:00"),
+    # asked in the morning after a late check-in hour: reminded the next morning
+    ("Pacific/Kiritimati", 22, "2026-12-01", "2026-12-05 08:00", "2026-12-06 08:00"),
+])
+async def test_the_reminder_of_an_unanswered_checkin_keeps_out_of_quiet_hours(
+        tmp_path, timezone, hour, arrival, asked, reminded):
+    world, _ = _checkin_world(tmp_path, timezone, hour, arrival, monthly=False)
+    await world.run_until(parse_local(reminded, timezone) + timedelta(hours=1))
+    assert _sent(world, timezone, CheckinDue) == [(asked, "checkin"), (reminded, "reminder")]
+
+
+@pytest.mark.parametrize(("timezone", "hour", "asked"), [
+    ("Europe/Paris", 10, ["2026-09-10 10:00", "2026-10-10 10:00", "2026-11-09 10:00"]),
+    # 08:00 summer time plus 30 days would be 07:00 winter time
+    ("Europe/Paris", 8, ["2026-09-10 08:00", "2026-10-10 08:00", "2026-11-09 08:00"]),
+    # a check-in hour in the quiet hours: the next morning, every month
+    ("Europe/Paris", 22, ["2026-09-11 08:00", "2026-10-11 08:00", "2026-11-10 08:00"]),
+    ("America/Los_Angeles", 8, ["2026-09-10 08:00", "2026-10-10 08:00", "2026-11-09 08:00"]),
+])
+async def test_monthly_checkins_keep_the_checkin_hour_across_clock_changes(
+        tmp_path, timezone, hour, asked):
+    world, _ = _checkin_world(tmp_path, timezone, hour, "2026-09-07", monthly=True)
+    await world.run_until(parse_local(asked[-1], timezone) + timedelta(hours=1))
+    questions = [at for at, kind in _sent(world, timezone, CheckinDue) if kind == "checkin"]
+    assert questions == asked
