@@ -14,7 +14,7 @@ import pytest
 
 from counsel_bot.cases.localtime import in_quiet_hours, parse_local, zone
 from counsel_bot.engine.inbound import CheckinDue, SessionEvent
-from tests.runtime.quiet_world import DAY, World, build_world, local
+from tests.runtime.world import DAY, World, build_world, local
 
 QUIET = (21, 8)
 

@@ -64,6 +64,8 @@ class SteppingChats:
 
 @dataclass
 class World:
+    key: bytes
+    data_dir: Path
     clock: Clock
     conversations: ConversationService
     scheduler: Scheduler
@@ -116,7 +118,8 @@ def build_world(tmp_path: Path, now: datetime, **deployment: Any) -> World:
     scheduler.load()
     chats = SteppingChats(conversations)
     casework = Casework(conversations, scheduler, chats)
-    return World(clock, conversations, scheduler, chats, casework, Care(casework))
+    return World(key, tmp_path / "data", clock, conversations, scheduler, chats, casework,
+                 Care(casework))
 
 
 def local(when: datetime, timezone: str) -> str:
