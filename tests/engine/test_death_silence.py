@@ -125,7 +125,7 @@ def _name(inbound: Inbound) -> str:
             invitation = inbound.invitation
             found = invitation.case_id if isinstance(invitation, Joined) else invitation
             return f"{kind}:{inbound.payload or '-'}:{found or '-'}:{inbound.language_hint or '-'}"
-        case SessionEvent():
+        case SessionEvent() | Unsupported():
             return f"{kind}:{inbound.kind}"
         case CheckinDue():
             return f"{kind}:{'reminder' if inbound.reminder else 'question'}"
@@ -148,3 +148,13 @@ def test_nothing_is_sent_after_a_death_whatever_comes_after_what(context):
     for inbound in INPUTS:
         assert chat(inbound) == [], inbound
     assert chat.state.closed == "deceased"
+
+
+def test_a_chat_whose_record_was_lost_after_a_death_stays_silent(context):
+    """The runtime found the chat's case closed after a death: nothing is said, and the
+    new record keeps the silence for what comes next."""
+    chat = Chat(context)
+    assert chat(ConversationLost("en", closed="deceased")) == []
+    assert chat.state.closed == "deceased"
+    for inbound in (Start(), Text("I want to kill myself"), Command("help")):
+        assert chat(inbound) == []
