@@ -152,14 +152,20 @@ class Registry:
             case_ids = [d["case_id"] for d in db.table("cases").all()]
         return [c for c in map(self.case, case_ids) if c is not None]
 
-    def case_of_chat(self, chat: str) -> Case | None:
+    def case_of_chat(self, chat: str, *, closed: bool = False) -> Case | None:
         """The open case a chat belongs to, found from the case files (a slow scan over
-        every caseload: only for recovering a chat whose own record was damaged)."""
+        every caseload: only for recovering a chat whose own record was damaged). With
+        `closed`, a closed case of the chat when it has no open one."""
+        found = None
         for worker in self.caseworkers():
             for case in self.caseload(worker.telegram_id):
-                if case.chat == chat and case.status != "closed":
+                if case.chat != chat:
+                    continue
+                if case.status != "closed":
                     return case
-        return None
+                if closed and found is None:
+                    found = case
+        return found
 
     def change_case(self, case_id: str, change: Callable[[Case], T]) -> T:
         """Load a case, apply `change`, save it: one transaction on the case's shard."""

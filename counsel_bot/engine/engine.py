@@ -203,6 +203,9 @@ class _Engine(Turn):
 
     def on_lost(self, lost: ConversationLost) -> None:
         """The stored conversation was damaged: keep the case link, ask to start again."""
+        if lost.closed == "deceased":
+            self.state.closed = "deceased"
+            return  # the silence holds, for this step and every one after
         hint = (lost.language_hint or "").split("-")[0].lower()
         languages = self.ctx.deployment.languages
         self.state.language = hint if hint in languages else self.ctx.deployment.default_language

@@ -100,13 +100,15 @@ class ConversationLost:
     """The chat's stored conversation was damaged and set aside: the chat starts again.
 
     `case_id`, `country` and `timezone` are the case link the runtime could recover from the
-    case file (the consents cannot be: they are asked again).
+    case file (the consents cannot be: they are asked again). `closed` is the closing reason
+    of the chat's case, when it is closed: after a death the chat stays silent.
     """
 
     language_hint: str | None = None
     case_id: str | None = None
     country: str | None = None
     timezone: str | None = None
+    closed: str | None = None
 
 
 Inbound = (Text | Press | Command | Start | Unsupported | StaleButton | SessionEvent

@@ -3,7 +3,9 @@ acknowledge in time or that go to someone else.
 
 - Check-ins go out at the deployment's hour in the returnee's timezone, outside quiet
   hours, only while the check-in consent holds; withdrawing it cancels them at once. An
-  unanswered one gets one reminder after 24 hours; two missed in a row are reported.
+  unanswered one gets one reminder at the same time the next day (on the returnee's wall
+  clock, also outside quiet hours); two missed in a row are reported. Monthly ones come
+  every 30 days at the check-in hour, whatever the clock changes in between.
 - An alert goes at once, ahead of every queue, to the case worker, with buttons to
   acknowledge, see details, or say they will call. Without an acknowledgement by the
   deadline (15 minutes urgent, 4 hours high) it goes again, and to the backup or the
@@ -40,9 +42,8 @@ from counsel_bot.runtime.scheduler import Item
 
 log = logging.getLogger(__name__)
 
-REMIND_AFTER = timedelta(hours=24)
 MISSED_AFTER = timedelta(hours=48)
-MONTH = timedelta(days=30)
+MONTH = timedelta(days=30)  # between monthly check-ins, counted in the returnee's days
 
 
 class Care:
@@ -121,8 +122,8 @@ class Care:
                     and due <= self.now():
                 first += MONTH
             if due is not None:
-                planned.append(self._add_checkin(case, due, monthly=True))
-        return planned
+                planned.append(self._add_checkin(case, due, monthly=True, day=first))
+        return [p for p in planned if p is not None]
 
     def _waking_time(self, day: date, timezone: str) -> datetime | None:
         local = datetime.combine(day, time(self.deployment.checkin_hour), tzinfo=zone(timezone))
@@ -131,14 +132,44 @@ class Care:
                                   not_before=when - timedelta(hours=12),
                                   not_after=when + timedelta(hours=12))
 
+    def _a_day_later(self, when: datetime, timezone: str) -> datetime | None:
+        """The same time on the returnee's wall clock the next day (not 24 hours: the
+        clocks may change in the night), out of the quiet hours."""
+        tz = zone(timezone)
+        local = when.astimezone(tz).replace(tzinfo=None) + timedelta(days=1)
+        later = local.replace(tzinfo=tz).astimezone(UTC)  # a time in a DST gap moves on
+        return out_of_quiet_hours(later, timezone, self.deployment.quiet_hours,
+                                  not_before=later - timedelta(hours=12),
+                                  not_after=later + timedelta(hours=12))
+
     def _add_checkin(self, case: Case, due: datetime, *, monthly: bool = False,
-                     checkin_id: str | None = None) -> str:
+                     checkin_id: str | None = None, day: date | None = None,
+                     key: str | None = None) -> str | None:
+        """`day`: the day of the plan a monthly check-in stands for (the next month's is
+        planned from it, at the check-in hour)."""
         checkin_id = checkin_id or "K-" + secrets.token_hex(4)
+        data: dict[str, Any] = {"case_id": case.case_id, "checkin_id": checkin_id,
+                                "monthly": monthly}
+        if day is not None:
+            data["day"] = day.isoformat()
         return self.scheduler.add(
-            "checkin_due", due, {"case_id": case.case_id, "checkin_id": checkin_id,
-                                 "monthly": monthly},
+            "checkin_due", due, data,
             tags=(f"case:{case.case_id}", f"checkins:{case.case_id}", f"checkin:{checkin_id}"),
-            expires=due + timedelta(hours=12))
+            expires=due + timedelta(hours=12), key=key)
+
+    def _next_month(self, case: Case, item: Item, now: datetime) -> None:
+        """Plan the monthly check-in after `item`'s: 30 days on, at the check-in hour."""
+        planned = item.data.get("day")
+        day = (date.fromisoformat(planned) if planned
+               else item.due.astimezone(zone(case.timezone)).date())
+        for _ in range(120):  # ten years of months, after the longest downtime
+            day += MONTH
+            due = self._waking_time(day, case.timezone)
+            if due is not None and due > now:
+                self._add_checkin(case, due, monthly=True, day=day,
+                                  key=f"next_month:{item.id}")
+                return
+        log.error("no time for the next monthly check-in of case %s was found", case.case_id)
 
     def _snooze(self, case_id: str, checkin_id: str) -> None:
         case = self.registry.case(case_id)
@@ -159,7 +190,7 @@ class Care:
         data = item.data
         case = self.registry.case(data["case_id"])
         if data.get("monthly") and case is not None and case.status == "active":
-            self._add_checkin(case, now + MONTH, monthly=True)  # the next month's
+            self._next_month(case, item, now)
         if not self._may_check_in(case):
             return
         assert case is not None and case.chat is not None
@@ -168,8 +199,10 @@ class Care:
                                    key=f"sched:{item.id}")
         tags = (f"case:{case.case_id}", f"checkins:{case.case_id}",
                 f"checkin:{data['checkin_id']}")
-        self.scheduler.add("checkin_followup", now + REMIND_AFTER, data, tags=tags,
-                           expires=now + MISSED_AFTER)
+        remind = self._a_day_later(now, case.timezone)
+        if remind is not None:
+            self.scheduler.add("checkin_followup", remind, data, tags=tags,
+                               expires=now + MISSED_AFTER)
         self.scheduler.add("checkin_missed", now + MISSED_AFTER, data, tags=tags)
 
     async def _on_checkin_followup(self, item: Item, now: datetime) -> None:

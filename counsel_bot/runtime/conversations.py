@@ -235,10 +235,13 @@ class ConversationService:
             return result
 
     def _lost(self, chat: str, language_hint: str | None) -> ConversationLost:
-        """What can be recovered for a chat whose record was set aside: its case link."""
-        case = self.registry.case_of_chat(chat)
+        """What can be recovered for a chat whose record was set aside: its case link, or
+        that its case is closed (after a death, the engine keeps the chat silent)."""
+        case = self.registry.case_of_chat(chat, closed=True)
         if case is None:
             return ConversationLost(language_hint)
+        if case.status == "closed":
+            return ConversationLost(case.language or language_hint, closed=case.closed_reason)
         # The case's language (chosen for this person), not the app's: the person's own
         # choice was in the record that was lost.
         return ConversationLost(case.language or language_hint, case.case_id, case.country,

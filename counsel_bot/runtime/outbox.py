@@ -313,7 +313,11 @@ class Outbox:
     def _check_idle(self) -> None:
         if not self._pending and not self._in_flight:
             self._idle.set()
-            self._buckets.clear()
+            # A chat's bucket is forgotten only once full again: a chat that was answered a
+            # moment ago gets no fresh burst just because the outbox had nothing else to do.
+            now = self.clock()
+            self._buckets = {chat: bucket for chat, bucket in self._buckets.items()
+                             if not bucket.full(self.limits, now)}
             self._not_before.clear()
 
     # -- running -------------------------------------------------------------------------
@@ -341,7 +345,7 @@ class Outbox:
             self._sending += 1
             queued = heapq.heappop(self._queues[chat])
             self._in_flight.add(chat)
-            self._buckets[chat].take()
+            self._buckets[chat].take(self.limits, self.clock())
             counted = self._window.take(self.clock())
             self.journal.append([{"op": "try", "id": queued.id}], sync=False)
             task = asyncio.create_task(self._deliver(queued, counted))
@@ -378,6 +382,9 @@ class Outbox:
             finally:
                 answered = self.clock()
                 self._window.done(counted, answered)
+                bucket = self._buckets.get(chat)
+                if bucket is not None:
+                    bucket.answered(answered)
                 self._note_answer_time(answered, answered - counted.start)
         except RetryLater as exc:
             self.stats["rate_limited"] += 1

@@ -99,7 +99,14 @@ class GlobalWindow:
 
 
 class ChatBucket:
-    """A token bucket per chat: a short burst, then one message a second."""
+    """A token bucket per chat: a short burst, then one message a second.
+
+    Tokens are earned only while the chat has nothing in flight and room in the bucket:
+    time spent full (waiting for the global window) earns nothing, and neither does a send
+    on its way, since Telegram may count it as late as its answer. So the message
+    `burst` places after another starts a full `1 / per_chat_per_second` after that one
+    was answered, whatever the delays.
+    """
 
     __slots__ = ("at", "tokens")
 
@@ -107,13 +114,27 @@ class ChatBucket:
         self.tokens = float(burst)
         self.at = now
 
-    def ready_at(self, limits: Limits, now: float) -> float:
+    def _refill(self, limits: Limits, now: float) -> None:
         self.tokens = min(limits.per_chat_burst,
-                          self.tokens + (now - self.at) * limits.per_chat_per_second)
-        self.at = now
+                          self.tokens + max(0.0, now - self.at) * limits.per_chat_per_second)
+        self.at = max(self.at, now)
+
+    def ready_at(self, limits: Limits, now: float) -> float:
+        self._refill(limits, now)
         if self.tokens >= 1:
             return now
         return now + (1 - self.tokens) / limits.per_chat_per_second
 
-    def take(self) -> None:
+    def take(self, limits: Limits, now: float) -> None:
+        """A send to the chat starts now."""
+        self._refill(limits, now)
         self.tokens -= 1
+
+    def answered(self, now: float) -> None:
+        """Its answer came: the time it was in flight earned no token."""
+        self.at = max(self.at, now)
+
+    def full(self, limits: Limits, now: float) -> bool:
+        """Whether the bucket has filled up again (then it can be forgotten)."""
+        earned = max(0.0, now - self.at) * limits.per_chat_per_second
+        return self.tokens + earned >= limits.per_chat_burst
