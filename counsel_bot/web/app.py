@@ -150,8 +150,12 @@ Handler = Callable[[Page], Response]
 
 class WebDesk:
     def __init__(self, conversations: ConversationService, audit: AuditLog, inbox: Inbox,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  limiter: AttemptLimiter | None = None) -> None:
+        """The desk reads the time from the conversations' clock, like the case classes."""
+
+        def clock() -> datetime:
+            return conversations.clock()
+
         self.conversations = conversations
         self.context = conversations.context
         self.deployment = self.context.deployment

@@ -30,7 +30,7 @@
     var lang = document.documentElement.lang || undefined;
     var fmt;
     try {
-      fmt = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "short", timeZoneName: "short" });
+      fmt = new Intl.DateTimeFormat(lang, { dateStyle: "full", timeStyle: "long" });
     } catch (e) { return; }
     root.querySelectorAll("time[data-local]").forEach(function (el) {
       el.textContent = fmt.format(new Date(el.getAttribute("datetime")));
