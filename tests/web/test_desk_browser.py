@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime
 
+from playwright.async_api import expect
+
 from counsel_bot.runtime.inbox import Inbox
 from counsel_bot.store.crypto import ShardCipher
 from tests.telegram.conftest import SimClock, join, start_bot, stop_bot
@@ -46,7 +48,10 @@ async def test_an_alert_acknowledged_in_the_browser_never_reaches_the_backup(
             row = page.locator(f"#alert-{alert_id}")
             await row.wait_for()
             assert "URGENT" in await row.inner_text()
-            assert re.search(r"0:1[45]:\d\d left", await row.locator(".countdown").inner_text())
+            countdown = row.locator(".countdown")
+            await expect(countdown).to_have_text(re.compile(r"0:1[45]:\d\d left"))
+            first = await countdown.inner_text()
+            await expect(countdown).not_to_have_text(first, timeout=3000)  # it counts down
             await row.get_by_role("button", name=f"Acknowledge {case.case_id}").click()
             await page.get_by_role("status").wait_for()
             assert "acknowledged" in await page.get_by_role("status").inner_text()
@@ -107,7 +112,7 @@ async def test_sign_in_open_a_case_see_its_chart_schedule_a_session_and_sign_out
         session_row = page.locator("table.sessions tbody tr").first
         text = await session_row.inner_text()
         assert f"{case_id}-S1" in text and "2:30" in text  # the returnee's time, in Dakar
-        assert "3:30" in await session_row.locator("time[data-local]").inner_text()  # Berlin
+        await expect(session_row.locator("time[data-local]")).to_contain_text("3:30")  # Berlin
         notes = [n for _, n in Inbox(desk.app.settings.data_dir,
                                      ShardCipher(desk.app.key)).take()]
         assert {"type": "session", "kind": "scheduled",
