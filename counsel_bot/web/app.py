@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
+from zoneinfo import ZoneInfo
 from typing import Any
 
 from babel import Locale, negotiate_locale
@@ -489,7 +490,8 @@ class WebDesk:
     def case(self, page: Page) -> Response:
         case, events = self.service.view(page.me, self._param(page, "case_id"))
         tr = page.tr
-        points = [(tr.date(datetime.fromisoformat(c["at"]), case.timezone, fmt="short"),
+        zone = ZoneInfo(case.timezone)
+        points = [(self._short(page, datetime.fromisoformat(c["at"]).astimezone(zone).date()),
                    float(c["wellbeing"])) for c in case.checkins]
         chart = charts.line(
             points, 1, 5, tr("Wellbeing at each check-in"),

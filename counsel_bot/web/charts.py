@@ -37,8 +37,10 @@ def _frame(width: int, height: int, title: str, desc: str, body: list[str]) -> M
 
 def _text(x: float, y: float, text: str, anchor: str = "start", size: int = 12,
           fill: str = INK) -> str:
+    # First-strong isolation: an Arabic date or label keeps its own order inside the
+    # left-to-right drawing.
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" '
-            f'fill="{fill}">{escape(text)}</text>')
+            f'fill="{fill}">\u2068{escape(text)}\u2069</text>')
 
 
 def bars(items: Sequence[Bar], title: str, desc: str) -> Markup:
