@@ -290,6 +290,9 @@ def test_sessions_and_the_checkin_plan_reach_the_bot_and_export_is_as_in_the_cli
     bench.sign_in(client)
     base = f"/cases/{bench.case_id}"
     csrf = csrf_of(client, base)
+    preview = client.get(f"{base}/local-time", params={"at": "2026-12-01T14:30"},
+                         headers={"HX-Request": "true"})
+    assert "1:30" in preview.text and "UTC" in preview.text  # Paris, winter: UTC+1
     past = client.post(f"{base}/sessions", data={"csrf": csrf, "at": "2026-11-20T10:00",
                                                  "where": "Office", "duration": "60"},
                        follow_redirects=False)
