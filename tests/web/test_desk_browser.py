@@ -176,3 +176,32 @@ async def test_the_desk_in_arabic_is_laid_out_right_to_left(tmp_path, browser):
         assert await html.get_attribute("lang") == "ar"
         assert "التنبيهات" in await page.locator("h1").inner_text()
         await page.context.close()
+
+
+async def test_the_desk_works_by_keyboard_and_every_control_has_a_label(tmp_path, browser):
+    with serve_desk(tmp_path / "data", SimClock(START)) as desk:
+        case_id, _ = _seed(desk)
+        alert = desk.app.conversations.followup.raise_alert(
+            case_id, "urgent", ("severe_distress",), "vital", "words", START)
+        page = await sign_in(browser, desk.link_for(WORKER))
+        for path in ("/alerts", "/cases", f"/cases/{case_id}", "/security"):
+            await page.goto(desk.url + path)
+            unlabelled = await page.evaluate("""() => [...document.querySelectorAll(
+                'input:not([type=hidden]), select, textarea, button')].filter(el =>
+                !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !el.textContent.trim()).map(el => el.outerHTML)""")
+            assert unlabelled == [], (path, unlabelled)
+        await page.goto(desk.url + "/alerts")
+        button = f"Acknowledge {case_id}"
+        for _ in range(40):  # Tab through the page to the button, as a keyboard user does
+            await page.keyboard.press("Tab")
+            focused = await page.evaluate("() => document.activeElement.textContent.trim()")
+            if " ".join(focused.split()) == button:
+                break
+        else:
+            raise AssertionError("the Acknowledge button cannot be reached by Tab")
+        await page.keyboard.press("Enter")
+        await page.get_by_role("status").wait_for()
+        stored = desk.app.conversations.registry.case(case_id).alert(alert["alert_id"])
+        assert stored["status"] == "acknowledged"
+        await page.context.close()
