@@ -149,8 +149,9 @@ def _web(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     app = build_app(settings, screening=False)
     try:
-        desk = WebDesk(app.conversations, app.audit, Inbox(settings.data_dir,
-                                                            ShardCipher(app.key)))
+        desk = WebDesk(app.conversations, app.audit,
+                       Inbox(settings.data_dir, ShardCipher(app.key)),
+                       locales_dir=settings.locales_dir)
         sock = bound_socket(host, port)
         if port == 0 and not args.base_url:
             base = f"http://{host}:{sock.getsockname()[1]}"

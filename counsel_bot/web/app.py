@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -151,8 +152,9 @@ Handler = Callable[[Page], Response]
 
 class WebDesk:
     def __init__(self, conversations: ConversationService, audit: AuditLog, inbox: Inbox,
-                 limiter: AttemptLimiter | None = None) -> None:
-        """The desk reads the time from the conversations' clock, like the case classes."""
+                 limiter: AttemptLimiter | None = None, locales_dir: Path | None = None) -> None:
+        """The desk reads the time from the conversations' clock, like the case classes;
+        its texts from `locales_dir` (COUNSEL_BOT_LOCALES_DIR), else the packaged ones."""
 
         def clock() -> datetime:
             return conversations.clock()
@@ -167,8 +169,8 @@ class WebDesk:
         self.limiter = limiter or AttemptLimiter()
         self.clock = clock
         self.languages = tuple(self.deployment.languages)
-        locales = resources.files("counsel_bot.locales")
-        self.texts = load_desk_texts(locales, self.languages)  # type: ignore[arg-type]
+        locales = locales_dir or Path(str(resources.files("counsel_bot.locales")))
+        self.texts = load_desk_texts(locales, self.languages)
         templates = resources.files("counsel_bot.web") / "templates"
         self.env = Environment(loader=FileSystemLoader(str(templates)),
                                autoescape=select_autoescape(["html"]))

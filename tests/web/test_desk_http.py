@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,7 +15,6 @@ from typing import Any
 
 import pyotp
 import pytest
-from starlette.testclient import TestClient
 
 from counsel_bot.bootstrap import App, build_app
 from counsel_bot.cases.signin import SignInLinks
@@ -27,6 +27,10 @@ from counsel_bot.web.auth import AttemptLimiter
 from counsel_bot.web.server import DeskOptions, ListenRefused, check_options
 from tests.conftest import shipped_context
 from tests.telegram.conftest import SimClock
+
+with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx works the same
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 WORKER, OTHER, SUPERVISOR = 8001, 8004, 8009
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
