@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from counsel_bot.audit import AuditLog
+from counsel_bot.cases.signin import SignInLinks
 from counsel_bot.config.deployment import load_deployment
 from counsel_bot.config.settings import Settings
 from counsel_bot.engine.context import EngineContext
@@ -47,6 +48,7 @@ from counsel_bot.runtime.notes import NoteReader
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.records import EffectCodec
 from counsel_bot.runtime.scheduler import Scheduler
+from counsel_bot.runtime.weblinks import WebLinks
 from counsel_bot.screening.screener import SUPPORTED_LANGUAGES as SCREENING_LANGUAGES
 from counsel_bot.screening.screener import Screener
 from counsel_bot.store import TinyDBStore, load_or_create_key
@@ -240,11 +242,12 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
     closing = Closing(care)
     after = after_phase(care, closing)
     run_after = run_after_phase(after)
-    desk = DeskService(casework, care, closing, chats, lambda: runner.username)
+    weblinks = WebLinks(casework, SignInLinks(app.store, lambda: app.conversations.clock()))
+    desk = DeskService(casework, care, closing, chats, lambda: runner.username, weblinks)
     router = UpdateRouter(chats, desk, door.transport)
     intake = Intake(UpdateJournal(updates_journal), door.feed, router.handle_raw,
                     options.framework)
-    notes = NoteReader(Inbox(data, cipher), casework, care, closing)
+    notes = NoteReader(Inbox(data, cipher), casework, care, closing, weblinks)
     runner = TelegramRunner(TelegramParts(
         door, router, intake, outbox, scheduler, notes,
         [outbox_journal, schedule_journal, updates_journal], data, processes,

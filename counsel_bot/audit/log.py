@@ -42,6 +42,8 @@ EVENTS: frozenset[str] = frozenset({
     "alert_raised", "alert_acknowledged", "alert_escalated", "alert_details_viewed",
     "alert_unreachable",
     "consent_answered", "consent_withdrawn", "referral_consented", "deceased_protocol_shown",
+    "alert_false_alarm", "web_link_issued", "web_signed_in", "web_signin_refused",
+    "web_signed_out", "web_second_factor_set",
 })
 """Every event the audit log accepts."""
 

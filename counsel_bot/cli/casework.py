@@ -88,6 +88,21 @@ def _invite_result(registry: Registry, case_id: str, code: str) -> dict[str, Any
 
 
 @_with_admin
+def caseworker_web_link(args: argparse.Namespace, admin: Admin) -> int:
+    import secrets
+
+    worker = admin.registry.caseworker(args.telegram_id)
+    if worker is None:
+        raise CaseError(f"no case worker with Telegram ID {args.telegram_id}")
+    admin.inbox.post({"type": "web_link", "caseworker": worker.telegram_id,
+                      "nonce": secrets.token_hex(8)})
+    _emit(args, {"caseworker": worker.telegram_id, "requested": True},
+          [f"The running bot will send a sign-in link for the web desk to case worker "
+           f"{worker.telegram_id}'s own Telegram chat (single use, 10 minutes)."])
+    return 0
+
+
+@_with_admin
 def case_new(args: argparse.Namespace, admin: Admin) -> int:
     registry = admin.registry
     case, invitation = registry.open_case(args.caseworker, args.country, args.language,
@@ -259,6 +274,10 @@ def add_commands(commands: Any) -> None:
     add.add_argument("--backup", type=int, help="Telegram ID of the backup for alerts")
     add.add_argument("--language", help="the language the case worker reads")
     add.set_defaults(run=caseworker_add)
+    link = with_json(worker.add_parser(
+        "web-link", help="have the running bot send a web desk sign-in link to the worker"))
+    link.add_argument("telegram_id", type=int)
+    link.set_defaults(run=caseworker_web_link)
 
     case = commands.add_parser("case", help="cases").add_subparsers(dest="what", required=True)
     new = with_json(case.add_parser("new", help="open a case and get its invitation link"))

@@ -29,8 +29,9 @@ def check_template(dialogs_dir: Path, locales_dir: Path) -> list[str]:
     return problems
 
 
-def check_language(locales_dir: Path, lang: str, msgids: set[str]) -> list[str]:
-    path = po_path(locales_dir, lang)
+def check_language(locales_dir: Path, lang: str, msgids: set[str],
+                   path: Path | None = None) -> list[str]:
+    path = path or po_path(locales_dir, lang)
     if not path.exists():
         return [f"{path}: missing catalogue"]
     with path.open("rb") as fh:
@@ -49,9 +50,43 @@ def check_language(locales_dir: Path, lang: str, msgids: set[str]) -> list[str]:
     return problems
 
 
+DESK_REFRESH = ("run: pybabel extract -F babel-desk.cfg -k N_ -k tr --no-location -o "
+                "locales/desk.pot . && pybabel update --no-fuzzy-matching -D desk -i "
+                "locales/desk.pot -d locales")
+
+
+def desk_texts_in_source() -> set[str]:
+    """What the web desk's templates and code give to gettext, extracted as pybabel does."""
+    from importlib import resources
+
+    from babel.messages.extract import extract_from_dir
+
+    web = resources.files("counsel_bot.web")
+    found = extract_from_dir(str(web), method_map=[("**.py", "python"),
+                                                   ("templates/**.html", "jinja2")],
+                             keywords={"N_": None, "tr": None, "_": None})
+    return {message for _file, _line, message, _comments, _context in found
+            if isinstance(message, str)}
+
+
+def check_desk(locales_dir: Path) -> list[str]:
+    """The web desk's catalogue (domain "desk"): fresh, and complete where it must be."""
+    from counsel_bot.web.texts import DESK_LANGUAGES, desk_po
+
+    with (locales_dir / "desk.pot").open("rb") as fh:
+        have = {m.id for m in read_po(fh) if m.id and isinstance(m.id, str)}
+    wanted = desk_texts_in_source()
+    problems = [f"desk.pot lacks {t[:60]!r} ({DESK_REFRESH})" for t in sorted(wanted - have)]
+    problems += [f"desk.pot has a text the desk does not use: {t[:60]!r} ({DESK_REFRESH})"
+                 for t in sorted(have - wanted)]
+    for lang in DESK_LANGUAGES:
+        problems += check_language(locales_dir, lang, have, desk_po(locales_dir, lang))
+    return problems
+
+
 def check_all(settings: Settings) -> list[str]:
     problems = check_template(settings.dialogs_dir, settings.locales_dir)
     msgids = _template_ids(settings.locales_dir)
     for lang in SUPPORTED_LANGUAGES:
         problems += check_language(settings.locales_dir, lang, msgids)
-    return problems
+    return problems + check_desk(settings.locales_dir)

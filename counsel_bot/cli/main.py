@@ -125,6 +125,46 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _web(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.bootstrap import build_app
+    from counsel_bot.cases.signin import WEB_URL_ENV, SignInLinks
+    from counsel_bot.runtime.inbox import Inbox
+    from counsel_bot.store.crypto import ShardCipher
+    from counsel_bot.web.app import WebDesk
+    from counsel_bot.web.server import (
+        DeskOptions,
+        ListenRefused,
+        bound_socket,
+        check_options,
+        uvicorn_server,
+    )
+
+    host, port = args.listen
+    options = DeskOptions(host, port, args.behind_tls_proxy,
+                          args.base_url or os.environ.get(WEB_URL_ENV) or None)
+    try:
+        base = check_options(options)
+    except ListenRefused as exc:
+        print(f"counsel-bot: {exc}", file=sys.stderr)
+        return 2
+    app = build_app(settings, screening=False)
+    try:
+        desk = WebDesk(app.conversations, app.audit,
+                       Inbox(settings.data_dir, ShardCipher(app.key)),
+                       locales_dir=settings.locales_dir)
+        sock = bound_socket(host, port)
+        if port == 0 and not args.base_url:
+            base = f"http://{host}:{sock.getsockname()[1]}"
+        SignInLinks(app.store).record_web_url(base)
+        log.info("web desk on %s (sign-in links point there)", base)
+        print(f"counsel-bot web desk: {base}", flush=True)
+        server = uvicorn_server(desk.app(), options)
+        server.run(sockets=[sock])  # type: ignore[attr-defined]
+    finally:
+        app.close()
+    return 0
+
+
 def _screen(args: argparse.Namespace, settings: Settings) -> int:
     from counsel_bot.screening.cli import run_screen
     from counsel_bot.screening.screener import SUPPORTED_LANGUAGES as LEXICONS
@@ -174,6 +214,18 @@ def build_parser() -> argparse.ArgumentParser:
                      "one talking to Telegram; 0 steps them in threads of that one (default: "
                      "%(default)s on this machine, from its CPU count)")
     run.set_defaults(run=_run)
+
+    web = commands.add_parser("web", help="the case workers' web desk (a separate process "
+                              "beside the bot, on the same data)")
+    web.add_argument("--listen", type=_listen, default=("127.0.0.1", 8080),
+                     help="HOST:PORT (default 127.0.0.1:8080); beyond loopback only with "
+                     "--behind-tls-proxy")
+    web.add_argument("--behind-tls-proxy", action="store_true",
+                     help="a TLS proxy in front ends https and passes requests on (from "
+                     "127.0.0.1); then --base-url is its public https:// address")
+    web.add_argument("--base-url", help="the desk's address in sign-in links (default: "
+                     "COUNSEL_BOT_WEB_URL, else http://HOST:PORT)")
+    web.set_defaults(run=_web)
 
     from counsel_bot.cli.casework import add_commands
 

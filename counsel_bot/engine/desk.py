@@ -127,14 +127,25 @@ class PlanSet:
 
 
 @dataclass(frozen=True)
+class IssueWebLink:
+    """A one-time sign-in link for the web desk, for this case worker."""
+
+
+@dataclass(frozen=True)
+class WebLinkIssued:
+    link: str | None  # None: the web desk's address is not known
+    minutes: int
+
+
+@dataclass(frozen=True)
 class DeskFailed:
     reason: str  # a system-text name
 
 
 DeskEffect = (Send | Audit | OpenCase | ScheduleSession | AckAlert | ShowAlert | SetPlan
-              | CloseCase)
+              | CloseCase | IssueWebLink)
 DeskInput = (Inbound | CaseOpened | SessionBooked | DeskFailed | AlertAcked | AlertDetails
-             | PlanSet | CaseWasClosed)
+             | PlanSet | CaseWasClosed | WebLinkIssued)
 
 
 class Desk:
@@ -187,6 +198,9 @@ class Desk:
             case Command(name="close"):
                 self.reset()
                 self.start_close(inbound.args.strip().upper())
+            case Command(name="web"):
+                self.reset()
+                self.effects.append(IssueWebLink())
             case Command():
                 self.say(self.text("cw_welcome"))
             case Press():
@@ -221,6 +235,11 @@ class Desk:
                 self.reset()
                 self.say(self.text("cw_closed", case_id=self.tr.ltr(inbound.case_id),
                                    reason=self.text(f"cw_reason_{inbound.reason}")))
+            case WebLinkIssued(link=None):
+                self.say(self.text("cw_web_unavailable"))
+            case WebLinkIssued(link=str() as link):
+                self.say(self.text("cw_web_link", link=self.tr.ltr(link),
+                                   period=self.tr.minutes(inbound.minutes)), protect=True)
             case PlanSet():
                 self.say(self.text("cw_plan_set", case_id=self.tr.ltr(inbound.case_id),
                                    plan=self.plan_words(inbound.days, inbound.monthly)))

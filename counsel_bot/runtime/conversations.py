@@ -93,6 +93,9 @@ class StepCodec(Protocol[T]):
     def decode(self, record: dict[str, Any]) -> T: ...
 
 
+DELIVERY_TABLE = "delivery"  # in a chat's shard: when it became unreachable, if it did
+
+
 def chat_shard(chat: str) -> str:
     return f"chat:{chat}"
 
@@ -267,6 +270,15 @@ class ConversationService:
             if isinstance(found, Case) else found)
         return Start(inbound.payload, inbound.language_hint, inbound.language_chosen,
                      invitation)
+
+    def unreachable_since(self, chat: str) -> str | None:
+        """When the chat blocked the bot (UTC, ISO 8601), or None while it can be reached."""
+        try:
+            with self.store.snapshot(chat_shard(chat)) as db:
+                rows = db.table(DELIVERY_TABLE).all()
+        except CorruptShardError:
+            return None
+        return str(rows[0]["unreachable_since"]) if rows else None
 
     def state_of(self, chat: str) -> Conversation:
         try:

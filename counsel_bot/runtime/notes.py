@@ -1,7 +1,8 @@
-"""Acting on the notes the admin command line leaves in the bot's inbox.
+"""Acting on the notes the admin command line and the web desk leave in the bot's inbox.
 
 Each note names what changed (a session, a check-in plan, a closure, a reopening, an
-erasure); the bot acts on the store's current state. A note whose action fails is kept and
+erasure, an alert acknowledged at the web desk) or what is asked (a sign-in link for the web
+desk); the bot acts on the store's current state. A note whose action fails is kept and
 tried again at the next look; acting twice is harmless (everything it sends has a key).
 """
 
@@ -16,6 +17,7 @@ from counsel_bot.runtime.care import Care
 from counsel_bot.runtime.casework import SESSION_KINDS, Casework
 from counsel_bot.runtime.closing import Closing
 from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.weblinks import WebLinks
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,8 @@ NoteHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class NoteReader:
-    def __init__(self, inbox: Inbox, casework: Casework, care: Care, closing: Closing) -> None:
+    def __init__(self, inbox: Inbox, casework: Casework, care: Care, closing: Closing,
+                 weblinks: WebLinks | None = None) -> None:
         self.inbox = inbox
         self.casework = casework
         self.care = care
@@ -34,7 +37,10 @@ class NoteReader:
             "closed": lambda note: closing.case_closed(str(note["case_id"])),
             "reopened": lambda note: closing.case_reopened(str(note["case_id"])),
             "erased": self._erased,
+            "alert_acknowledged": self._alert_acknowledged,
+            "web_link": self._web_link,
         }
+        self.weblinks = weblinks
 
     async def _session(self, note: dict[str, Any]) -> None:
         if note.get("kind") not in SESSION_KINDS:
@@ -46,6 +52,16 @@ class NoteReader:
 
     async def _erased(self, note: dict[str, Any]) -> None:
         self.closing.forget_schedule(str(note["case_id"]))
+
+    async def _alert_acknowledged(self, note: dict[str, Any]) -> None:
+        # The deadline handler re-reads the alert's status anyway; this drops the item early.
+        self.casework.scheduler.cancel_tag(f"alert:{note['alert_id']}")
+
+    async def _web_link(self, note: dict[str, Any]) -> None:
+        if self.weblinks is None:
+            raise RuntimeError("this bot sends no web desk links")
+        await asyncio.to_thread(self.weblinks.send, int(note["caseworker"]),
+                                f"weblink:{note['nonce']}")
 
     async def read(self) -> int:
         """Act on the waiting notes; returns how many were handled."""

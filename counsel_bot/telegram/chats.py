@@ -28,7 +28,12 @@ from counsel_bot.cases.model import CaseWorker
 from counsel_bot.engine.effects import Priority, Send
 from counsel_bot.engine.inbound import Edited, Inbound, Press, StaleButton, Unsupported, parse_text
 from counsel_bot.i18n.catalogs import mark_rtl
-from counsel_bot.runtime.conversations import ConversationService, chat_shard, load_state
+from counsel_bot.runtime.conversations import (
+    DELIVERY_TABLE,
+    ConversationService,
+    chat_shard,
+    load_state,
+)
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.records import EffectCodec
 from counsel_bot.runtime.transport import OutButton, OutMessage
@@ -37,8 +42,6 @@ from counsel_bot.telegram.splitting import split_text
 from counsel_bot.telegram.updates import IncomingUpdate, chat_id_of, chat_key
 
 log = logging.getLogger(__name__)
-
-DELIVERY_TABLE = "delivery"
 
 
 @dataclass(frozen=True)

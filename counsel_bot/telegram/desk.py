@@ -32,12 +32,14 @@ from counsel_bot.engine.desk import (
     DeskInput,
     DeskState,
     DeskView,
+    IssueWebLink,
     OpenCase,
     PlanSet,
     ScheduleSession,
     SessionBooked,
     SetPlan,
     ShowAlert,
+    WebLinkIssued,
     desk_step,
 )
 from counsel_bot.engine.effects import Audit, Priority, Send
@@ -47,6 +49,7 @@ from counsel_bot.runtime.casework import Casework
 from counsel_bot.runtime.closing import Closing
 from counsel_bot.runtime.conversations import chat_shard
 from counsel_bot.runtime.dispatch import EffectDispatcher
+from counsel_bot.runtime.weblinks import WebLinks
 from counsel_bot.telegram.chats import (
     TelegramChats,
     inbound_from,
@@ -83,8 +86,9 @@ class DeskTurn:
 
 class DeskService:
     def __init__(self, casework: Casework, care: Care, closing: Closing, chats: TelegramChats,
-                 username: Callable[[], str]) -> None:
+                 username: Callable[[], str], weblinks: WebLinks | None = None) -> None:
         self.casework = casework
+        self.weblinks = weblinks
         self.care = care
         self.closing = closing
         self.chats = chats
@@ -106,6 +110,7 @@ class DeskService:
         table.on(ShowAlert, self._show_alert)
         table.on(SetPlan, self._set_plan)
         table.on(CloseCase, self._close)
+        table.on(IssueWebLink, self._web_link)
         return table
 
     def worker(self, telegram_id: int) -> CaseWorker | None:
@@ -178,6 +183,12 @@ class DeskService:
                             alert_id=effect.alert_id, by=worker.telegram_id,
                             severity=alert["severity"])
         return AlertAcked(effect.case_id, effect.calling)
+
+    def _web_link(self, _effect: IssueWebLink, turn: DeskTurn) -> DeskInput:
+        if self.weblinks is None:
+            return WebLinkIssued(None, 0)
+        return WebLinkIssued(self.weblinks.issue(turn.worker, "telegram"),
+                             self.weblinks.minutes)
 
     def _close(self, effect: CloseCase, turn: DeskTurn) -> DeskInput:
         try:
