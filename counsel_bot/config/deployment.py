@@ -315,7 +315,8 @@ def _yaml_kind(value: Any) -> str:
 def _shown(value: Any, node: yaml.Node | None) -> str:
     """A value as the administrator wrote it."""
     if isinstance(node, yaml.ScalarNode):
-        return f'"{node.value}"' if node.style in ('"', "'") else node.value
+        quote = node.style if node.style in ('"', "'") else ""
+        return f"{quote}{node.value}{quote}"
     if isinstance(value, list | dict):
         return _yaml_kind(value)
     return f'"{value}"' if isinstance(value, str) else str(value)
