@@ -137,7 +137,8 @@ def test_the_default_language_must_be_enabled(configure):
 
 def test_an_empty_default_language_is_refused(configure):
     path = configure(deployment={"default_language: en": "default_language:"})
-    assert only_problem(path).key == "default_language"
+    problem = only_problem(path)
+    assert problem.key == "default_language" and problem.message.startswith("is empty;")
 
 
 # -- the other rules of the deployment file ------------------------------------------------
@@ -154,6 +155,13 @@ def test_languages_are_supported_ones_each_once(configure, languages, key, said)
     problem = only_problem(path)
     assert problem.key == key and said in problem.message
     assert "en, fr, ar, fa, es, ru" in problem.message  # what is allowed
+
+
+def test_the_default_country_is_a_country_code(configure):
+    path = configure(deployment={"default_country: XS": "default_country: xs"})
+    problem = only_problem(path)  # not also "has no file": one problem, the first to fix
+    assert problem.key == "default_country"
+    assert problem.message.startswith("xs does not have the right form; allowed: two capital")
 
 
 def test_the_default_country_must_have_a_file(configure):
@@ -294,10 +302,17 @@ def test_norway_is_not_false(configure):
     assert problem.key == "code" and "NO is read as true or false" in problem.message
 
 
-def test_referral_partner_codes_are_short_and_unique(configure):
+def test_referral_partner_codes_are_unique(configure):
     path = configure(country={"code: xs-jobs": "code: xs-health"})
     problem = only_problem(path)
     assert problem.key == "referral_partners" and '"xs-health" is listed twice' in problem.message
+
+
+def test_referral_partner_codes_are_short_codes(configure):
+    path = configure(country={"code: xs-jobs": "code: Jobs and more"})
+    problem = only_problem(path)
+    assert problem.key == "referral_partners[1].code"
+    assert "Jobs and more does not have the right form; allowed: a short code" in problem.message
 
 
 # -- everything at once ---------------------------------------------------------------------
