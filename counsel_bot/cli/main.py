@@ -43,6 +43,17 @@ def _i18n_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _config_check(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from counsel_bot.cli.config_check import run_check
+
+    if args.config:
+        settings = replace(settings, config_path=Path(args.config))
+    return run_check(settings, sys.stdout)
+
+
 def _listen(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
@@ -249,6 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--repair", action="store_true", help=doctor_help.REPAIR_HELP)
     doctor.set_defaults(run=_doctor)
 
+    config = commands.add_parser("config", help="the deployment configuration").add_subparsers(
+        dest="what", required=True)
+    check = config.add_parser("check", help="report every problem in the deployment file, its "
+                              "country files and the content they use, as start-up would")
+    check.add_argument("--config", metavar="FILE", help="the deployment file to check "
+                       "(default: COUNSEL_BOT_CONFIG, else the shipped sample)")
+    check.set_defaults(run=_config_check)
+
     i18n = commands.add_parser("i18n-check", help="fail on missing, fuzzy or mismatched "
                                "translations, or a stale messages.pot")
     i18n.set_defaults(run=_i18n_check)
@@ -271,7 +290,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from counsel_bot.runtime.journal import JournalError
         from counsel_bot.store.errors import StoreError
 
-        if isinstance(exc, ConfigError | DialogError | CatalogError | StoreError
+        if isinstance(exc, ConfigError):  # the same lines as `config check`, then what to do
+            from counsel_bot.cli.config_check import summary
+
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            print(f"counsel-bot: {summary(len(exc.problems))}; nothing was started. "
+                  "Check again with: counsel-bot config check", file=sys.stderr)
+            return 2
+        if isinstance(exc, DialogError | CatalogError | StoreError
                       | JournalError):
             print(f"counsel-bot: {exc}", file=sys.stderr)
             return 2
