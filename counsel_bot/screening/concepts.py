@@ -274,6 +274,10 @@ class ConceptMatcher:
             for concept, words in lc.words.items():
                 for word in words:
                     self._add(lc.language, concept, word)
+        self._by_concept: dict[str, list[Rule]] = {}
+        for rule in rules.entries:  # each rule under the concepts of its first slot
+            for concept in rule.slots[0]:
+                self._by_concept.setdefault(concept, []).append(rule)
         self._lookup = lru_cache(maxsize=200_000)(self._lookup_uncached)
         self._lookup_translit = lru_cache(maxsize=100_000)(self._translit_uncached)
 
@@ -430,7 +434,12 @@ class ConceptMatcher:
                     where.setdefault(c, []).append(i)
             damping = sorted(i for c in rules.dampen_clause for i in where.get(c, ()))
             trivial_spans.extend((offsets[i], offsets[i] + len(tokens[i])) for i in damping)
-            for rule in rules.entries:
+            keys = where.keys() | message.keys()
+            candidates = {id(r): r for c in keys for r in self._by_concept.get(c, ())}
+            for rule in candidates.values():
+                if rule.scope == "clause" and not all(slot & where.keys()
+                                                      for slot in rule.slots):
+                    continue
                 chosen = _closest(rule, where, message)
                 if chosen is None:
                     continue
