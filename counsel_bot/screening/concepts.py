@@ -85,6 +85,7 @@ class Rule:
     negatable: bool
     firm: bool  # a fact (an act, a means) that laughter does not set aside
     where: str
+    probable_urgent: bool = False  # a "check" that may hide urgent danger
 
 
 @dataclass(frozen=True)
@@ -211,7 +212,7 @@ def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
             if not isinstance(item, dict) or "concepts" not in item:
                 raise LexiconError(f"{here}: an entry is {{concepts: [...], severity: ...}}")
             unknown_keys = set(item) - {"concepts", "severity", "within", "firm", "note",
-                                        "negatable"}
+                                        "negatable", "probable_urgent"}
             if unknown_keys:
                 raise LexiconError(f"{here}: unknown key(s) {sorted(unknown_keys)}")
             severity = item.get("severity")
@@ -228,7 +229,8 @@ def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
                 negatable = not any(slot <= negative for slot in slots)
             entries.append(Rule(category, severity, slots, scope, bool(negatable),
                                 bool(item.get("firm", False)),
-                                f"{here} ({' + '.join('|'.join(sorted(s)) for s in slots)})"))
+                                f"{here} ({' + '.join('|'.join(sorted(s)) for s in slots)})",
+                                bool(item.get("probable_urgent", False))))
     escalations = []
     for i, item in enumerate(_as_list(data.get("escalate"), f"{where}escalate")):
         here = f"{where}escalate[{i}]"

@@ -175,7 +175,7 @@ class Screener:
         trivial = found.trivial if found else ()
         idioms = self._matcher.idiom_spans(norm) if concept_hits or self.semantic else []
         best = 0
-        negated = review = False
+        negated = review = probable = False
         categories: set[str] = set()
         languages: set[str] = set()
         for hit in hits:
@@ -198,10 +198,12 @@ class Screener:
             if chit.dampened:
                 level, review = "none", True
             best = max(best, _RANK[level])
+            probable = probable or (level == "check" and chit.rule.probable_urgent)
             categories.add(chit.rule.category)
         review = review or negated
         result = (ScreeningResult(_LEVELS[best], tuple(sorted(categories)), negated=negated,
-                                  review=review, languages=tuple(sorted(languages)))
+                                  review=review, languages=tuple(sorted(languages)),
+                                  probable_urgent=probable)
                   if categories else NO_SIGNAL)
         guarded = negated or review or bool(idioms) or laughing or bool(trivial)
         return LexiconReading(result, guarded=guarded,

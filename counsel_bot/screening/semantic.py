@@ -258,7 +258,7 @@ class SemanticLayer:
             _warn_once("embed", "the semantic layer failed on a message; that message was "
                        "screened by the lexicons alone")
             return lexicon
-        p_none, p_high, p_urgent = self.classifier.probabilities(vector[None, :])[0]
+        _, p_high, p_urgent = self.classifier.probabilities(vector[None, :])[0]
         t = self.thresholds
         signal = p_high + p_urgent
         if p_urgent >= t["urgent"]:
