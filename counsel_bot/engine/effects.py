@@ -93,6 +93,7 @@ class WatchSafety:
     check_id: str
     categories: tuple[str, ...]
     justification: str
+    asked_at: str  # ISO 8601, UTC: the deadline counts from the question
     minutes: int = 10
 
 

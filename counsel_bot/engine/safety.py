@@ -38,7 +38,8 @@ def ask_if_safe(turn: Turn, result: ScreeningResult) -> None:
     if result.probable_urgent and justification is not None:
         assert turn.state.case_id is not None
         turn.effects.append(WatchSafety(turn.state.case_id, check_id, result.categories,
-                                        justification, WATCH_MINUTES))
+                                        justification, turn.ctx.now.isoformat(),
+                                        WATCH_MINUTES))
 
 
 def contacts_text(turn: Turn) -> str:

@@ -72,7 +72,8 @@ class Care:
     def on_watch_safety(self, effect: WatchSafety, after: AfterStep) -> None:
         """The person was asked whether they are safe: no answer in time alerts as high."""
         self.scheduler.add(
-            "safety_unanswered", self.now() + timedelta(minutes=effect.minutes),
+            "safety_unanswered",
+            datetime.fromisoformat(effect.asked_at) + timedelta(minutes=effect.minutes),
             {"case_id": effect.case_id, "chat": after.chat, "check_id": effect.check_id,
              "categories": list(effect.categories), "justification": effect.justification},
             tags=(f"case:{effect.case_id}", f"safety_check:{effect.check_id}"),

@@ -188,13 +188,13 @@ class DeskService:
         if text:
             self.examples.add(text, case.language, effect.label, "telegram_desk", turn.now)
         self.casework.audit("alert_labelled", case_id=effect.case_id, alert_id=effect.alert_id,
-                            by=turn.worker.telegram_id, label=effect.label, kept=bool(text))
+                            by=turn.worker.telegram_id, kind=effect.label, count=int(bool(text)))
         return Labelled(effect.case_id, effect.label, bool(text))
 
     def _label_message(self, effect: LabelMessage, turn: DeskTurn) -> DeskInput:
         self.examples.add(effect.text, effect.language, "distress", "telegram_desk", turn.now)
         self.casework.audit("message_labelled", case_id=effect.case_id,
-                            by=turn.worker.telegram_id, label="distress")
+                            by=turn.worker.telegram_id, kind="distress", count=1)
         return Labelled(effect.case_id, "distress", True)
 
     def _acknowledge(self, effect: AckAlert, turn: DeskTurn) -> DeskInput:

@@ -41,7 +41,7 @@ async def test_distress_reaches_the_case_worker_and_then_the_backup(
         assert case_id in alert["text"] and "URGENT" in alert["text"]
         assert text not in alert["text"] and "Nadia" not in alert["text"]
         labels = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
-        assert labels == ["Acknowledge", "Show details", "I will call"]
+        assert labels == ["Acknowledge", "Show details", "I will call", "False alarm"]
         assert alert["protect_content"] is True
 
         mark = api.mark()
