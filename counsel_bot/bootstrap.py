@@ -35,6 +35,7 @@ from counsel_bot.engine.effects import (
     Send,
     SnoozeCheckin,
     StopContact,
+    WatchSafety,
 )
 from counsel_bot.i18n.catalogs import Catalogs
 from counsel_bot.runtime.care import Care
@@ -51,6 +52,8 @@ from counsel_bot.runtime.scheduler import Scheduler
 from counsel_bot.runtime.weblinks import WebLinks
 from counsel_bot.screening.screener import SUPPORTED_LANGUAGES as SCREENING_LANGUAGES
 from counsel_bot.screening.screener import Screener
+from counsel_bot.screening.semantic import DEPLOYMENT_CLASSIFIER, SemanticLayer
+from counsel_bot.screening.semantic import semantic_layer as build_semantic_layer
 from counsel_bot.store import TinyDBStore, load_or_create_key
 from counsel_bot.store.crypto import ShardCipher
 from counsel_bot.store.keys import describe_key_lookup
@@ -70,12 +73,21 @@ log = logging.getLogger(__name__)
 # in the chat's shard, see runtime/step_records.py).
 AFTER_EFFECTS: list[type] = [AlertRaised, NotifyCaseWorker, RecordCheckin, SnoozeCheckin,
                              ForgetPersonalData, RecordEvaluation, ReferralAnswer,
-                             RequestErasure, StopContact, ConsentChanged, ReopenCase]
+                             RequestErasure, StopContact, ConsentChanged, ReopenCase,
+                             WatchSafety]
 # Every effect the engine can emit (the tests check each has a handler in some phase).
 ENGINE_EFFECTS: list[type] = [Send, Audit, ForgetPersonalData, NotifyCaseWorker, AnswerSession,
                               RaiseAlert, RecordCheckin, SnoozeCheckin, RecordEvaluation,
                               ReferralAnswer, StopContact, RequestErasure, ConsentChanged,
-                              ReopenCase]
+                              ReopenCase, WatchSafety]
+
+
+def semantic_layer(settings: Settings) -> SemanticLayer | None:
+    """The semantic second opinion the deployment names (COUNSEL_BOT_EMBEDDINGS), with its
+    retrained classifier from the data folder if there is one; None: lexicons only."""
+    retrained = (settings.data_dir / DEPLOYMENT_CLASSIFIER).is_file()
+    key = load_or_create_key(settings.data_dir) if retrained else None
+    return build_semantic_layer(data_dir=settings.data_dir, key=key)
 
 
 def load_context(settings: Settings, *, screening: bool = True) -> EngineContext:
@@ -87,7 +99,8 @@ def load_context(settings: Settings, *, screening: bool = True) -> EngineContext
     deployment = load_deployment(settings.config_path)
     catalogs = Catalogs.load(settings.locales_dir, deployment.languages)
     dialogs = load_dialogs(settings.dialogs_dir, catalogs)
-    screener = (Screener.from_locales(settings.locales_dir, SCREENING_LANGUAGES)
+    screener = (Screener.from_locales(settings.locales_dir, SCREENING_LANGUAGES,
+                                      semantic=semantic_layer(settings))
                 if screening else None)
     return EngineContext(dialogs, catalogs, deployment, now=datetime.now(UTC),
                          screener=screener)
@@ -125,6 +138,7 @@ def after_phase(care: Care, closing: Closing) -> EffectDispatcher[AfterStep]:
     table.on(RecordCheckin, care.on_checkin_recorded)
     table.on(SnoozeCheckin, care.on_checkin_snoozed)
     table.on(ConsentChanged, care.on_consent_changed)
+    table.on(WatchSafety, care.on_watch_safety)
     table.on(StopContact, closing.on_stop)
     table.on(ForgetPersonalData, closing.on_forget)
     table.on(RequestErasure, closing.on_erasure_requested)

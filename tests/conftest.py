@@ -43,6 +43,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNSEL_BOT_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("COUNSEL_BOT_KEY", raising=False)
     monkeypatch.delenv("COUNSEL_BOT_TOKEN", raising=False)
+    # Lexicons only, unless a test builds the semantic layer itself (tests/screening).
+    monkeypatch.setenv("COUNSEL_BOT_EMBEDDINGS", "none")
 
 
 @pytest.fixture

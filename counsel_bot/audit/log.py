@@ -40,6 +40,7 @@ EVENTS: frozenset[str] = frozenset({
     "case_viewed", "case_exported", "case_erased", "case_anonymised", "case_closed",
     "case_reopened", "case_joined",
     "alert_raised", "alert_acknowledged", "alert_escalated", "alert_details_viewed",
+    "alert_labelled", "message_labelled",
     "alert_unreachable",
     "consent_answered", "consent_withdrawn", "referral_consented", "deceased_protocol_shown",
     "alert_false_alarm", "web_link_issued", "web_signed_in", "web_signin_refused",

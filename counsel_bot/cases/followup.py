@@ -43,11 +43,12 @@ class FollowUp:
         self._change(case_id, change)
 
     def record_checkin(self, case_id: str, checkin_id: str, wellbeing: int,
-                       needs: tuple[str, ...], comment: str | None, at: datetime) -> None:
+                       needs: tuple[str, ...], comment: str | None, at: datetime,
+                       safe: str | None = None) -> None:
         def change(case: Case) -> None:
             case.checkins.append({"checkin_id": checkin_id, "at": at.isoformat(),
                                   "wellbeing": wellbeing, "needs": list(needs),
-                                  "comment": comment})
+                                  "comment": comment, "safe": safe})
             case.unanswered.pop(checkin_id, None)
             case.missed_in_a_row = 0
         self._change(case_id, change)

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from counsel_bot.config.settings import Settings
 from counsel_bot.i18n.catalogs import SUPPORTED_LANGUAGES
@@ -176,13 +177,73 @@ def _web(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _screen(args: argparse.Namespace, settings: Settings) -> int:
-    from counsel_bot.screening.cli import run_screen
+
+def _screener(settings: Settings):  # type: ignore[no-untyped-def]
+    from counsel_bot.bootstrap import semantic_layer
     from counsel_bot.screening.screener import SUPPORTED_LANGUAGES as LEXICONS
     from counsel_bot.screening.screener import Screener
 
-    return run_screen(sys.stdin, sys.stdout, Screener.from_locales(settings.locales_dir,
-                                                                   LEXICONS))
+    return Screener.from_locales(settings.locales_dir, LEXICONS,
+                                 semantic=semantic_layer(settings))
+
+
+def _screen(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.screening.cli import run_screen
+
+    return run_screen(sys.stdin, sys.stdout, _screener(settings))
+
+
+def _screen_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.screening.evaluate import EvalFileError, evaluate, read_cases, report
+
+    try:
+        cases = read_cases(args.file)
+    except (OSError, EvalFileError) as exc:
+        print(f"counsel-bot screen eval: {exc}", file=sys.stderr)
+        return 2
+    screener = _screener(settings)
+    print(f"{args.file}: {len(cases)} labelled messages; semantic layer: "
+          f"{'on' if screener.semantic else 'off (lexicons only)'}")
+    report(evaluate(cases, lambda text, lang: screener.screen(text, lang).severity), sys.stdout)
+    return 0
+
+
+def _screen_train(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.screening.evaluate import evaluate, read_cases, summary_line
+    from counsel_bot.screening.examples import LabelledExamples
+    from counsel_bot.screening.semantic import SemanticLayer, save_classifier
+    from counsel_bot.screening.training import (
+        HELDOUT_FILE,
+        project_examples,
+        taught_examples,
+        train,
+    )
+    from counsel_bot.store import TinyDBStore, load_or_create_key
+
+    before = _screener(settings)
+    if before.semantic is None:
+        print("counsel-bot screen train: no semantic layer can run here (see the log); "
+              "set COUNSEL_BOT_EMBEDDINGS", file=sys.stderr)
+        return 2
+    key = load_or_create_key(settings.data_dir)
+    store = TinyDBStore(settings.data_dir, key)
+    try:
+        taught = taught_examples(LabelledExamples(store).all())
+    finally:
+        store.close()
+    examples = project_examples() + taught
+    print(f"training on {len(examples)} examples ({len(taught)} taught by case workers)")
+    embedder = before.semantic.embedder
+    classifier = train(embedder, examples, thresholds=before.semantic.thresholds)
+    after = before.with_semantic(SemanticLayer(embedder, classifier))
+    cases = read_cases(args.eval or HELDOUT_FILE)
+    print(f"evaluation split: {args.eval or HELDOUT_FILE} ({len(cases)} messages)")
+    for name, screener in (("before", before), ("after", after)):
+        tallies = evaluate(cases, lambda text, lang, s=screener: s.screen(text, lang).severity)
+        print(summary_line(name, tallies["all"]))
+    path = save_classifier(classifier, settings.data_dir, key)
+    print(f"saved (encrypted): {path}")
+    return 0
 
 
 def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -245,6 +306,17 @@ def build_parser() -> argparse.ArgumentParser:
     screen = commands.add_parser(
         "screen", help='screen JSON lines {"lang": ..., "text": ...} from standard input')
     screen.set_defaults(run=_screen)
+    screen_commands = screen.add_subparsers(dest="screen_command")
+    screen_eval = screen_commands.add_parser(
+        "eval", help="urgent recall, signal recall, false alarms and the confusion table of "
+        'a labelled JSON-lines file {"lang", "text", "expected"}, per language and overall')
+    screen_eval.add_argument("file", type=Path)
+    screen_eval.set_defaults(run=_screen_eval)
+    screen_train = screen_commands.add_parser(
+        "train", help="retrain the deployment's classifier from the project's examples and "
+        "those case workers taught; prints before/after on the evaluation split")
+    screen_train.add_argument("--eval", type=Path, help="another evaluation file")
+    screen_train.set_defaults(run=_screen_train)
 
     audit = commands.add_parser("audit", help="the audit trail").add_subparsers(
         dest="what", required=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from counsel_bot.engine.effects import Button, Priority, RecordCheckin, Send, SnoozeCheckin
 from counsel_bot.engine.inbound import CheckinDue
-from counsel_bot.engine.safety import help_button, respond
+from counsel_bot.engine.safety import help_button, on_safety_answer, respond, safety_buttons
 from counsel_bot.engine.turn import Turn
 from counsel_bot.screening.screener import screen_checkin
 
@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 NEEDS = ("shelter", "food", "health", "money", "work", "safety", "documents", "family")
 SCORE, NEEDS_STEP, COMMENT = "checkin.score", "checkin.needs", "checkin.comment"
-POSITIONS = (SCORE, NEEDS_STEP, COMMENT)
+SAFETY = "checkin.safety"  # one direct, structured question: are you safe right now?
+POSITIONS = (SCORE, NEEDS_STEP, SAFETY, COMMENT)
 
 
 def _tr(turn: Turn) -> Translator:
@@ -76,16 +77,26 @@ def on_press(turn: Turn, action: str) -> bool:
         return True
     if position == NEEDS_STEP:
         if choice == "done":
-            turn.state.position = COMMENT
-            turn.effects.append(Send(tr(system["checkin_comment"]),
-                                     ((Button(tr(system["checkin_skip"]), f"{COMMENT}:skip"),),),
-                                     rtl=tr.rtl))
+            turn.state.position = SAFETY
+            turn.effects.append(Send(tr(system["checkin_safety"]), safety_buttons(turn, SAFETY),
+                                     rtl=tr.rtl, protect=True))
             return True
         if choice not in NEEDS:
             return False
         needs = checkin["needs"]
         needs.remove(choice) if choice in needs else needs.append(choice)
         turn.effects.append(_needs_message(turn))
+        return True
+    if position == SAFETY:
+        if choice not in ("yes", "no", "talk"):
+            return False
+        checkin["safe"] = choice
+        if choice != "yes":  # not safe, or wants to talk: the urgent path at once
+            on_safety_answer(turn, f"{SAFETY}:{choice}")
+        turn.state.position = COMMENT
+        turn.effects.append(Send(tr(system["checkin_comment"]),
+                                 ((Button(tr(system["checkin_skip"]), f"{COMMENT}:skip"),),),
+                                 rtl=tr.rtl))
         return True
     if choice == "skip":
         finish(turn, None)
@@ -101,7 +112,8 @@ def finish(turn: Turn, comment: str | None) -> None:
         _leave(turn)
         return
     needs = tuple(checkin["needs"])
-    turn.effects.append(RecordCheckin(case_id, checkin["id"], checkin["score"], needs, comment))
+    turn.effects.append(RecordCheckin(case_id, checkin["id"], checkin["score"], needs, comment,
+                                      checkin.get("safe")))
     tr = _tr(turn)
     turn.effects.append(Send(tr(turn.ctx.dialogs.system["checkin_thanks"]), rtl=tr.rtl))
     respond(turn, screen_checkin(checkin["score"], needs), None)

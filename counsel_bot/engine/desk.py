@@ -88,6 +88,31 @@ class ShowAlert:
 
 
 @dataclass(frozen=True)
+class LabelAlert:
+    """The case worker says an alert was a false alarm, or (from its details) distress."""
+
+    case_id: str
+    alert_id: str
+    label: str  # false_alarm | distress
+
+
+@dataclass(frozen=True)
+class LabelMessage:
+    """The case worker says a returnee's message shown to them was distress."""
+
+    case_id: str
+    language: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Labelled:
+    case_id: str
+    label: str
+    kept: bool  # a message was there to keep as an example
+
+
+@dataclass(frozen=True)
 class SetPlan:
     case_id: str
     days: tuple[int, ...]
@@ -143,9 +168,9 @@ class DeskFailed:
 
 
 DeskEffect = (Send | Audit | OpenCase | ScheduleSession | AckAlert | ShowAlert | SetPlan
-              | CloseCase | IssueWebLink)
+              | CloseCase | IssueWebLink | LabelAlert | LabelMessage)
 DeskInput = (Inbound | CaseOpened | SessionBooked | DeskFailed | AlertAcked | AlertDetails
-             | PlanSet | CaseWasClosed | WebLinkIssued)
+             | PlanSet | CaseWasClosed | WebLinkIssued | Labelled)
 
 
 class Desk:
@@ -229,8 +254,17 @@ class Desk:
                 if inbound.text is None:
                     self.say(self.text("cw_no_details"))
                 else:
+                    base = f"alert:{inbound.case_id}:{inbound.alert_id}"
                     self.say(self.text("cw_details_text", case_id=self.tr.ltr(inbound.case_id),
-                                       text=inbound.text), protect=True)
+                                       text=inbound.text),
+                             ((Button(self.text("cw_was_distress"), f"{base}:distress"),
+                               Button(self.text("cw_false_alarm"), f"{base}:false")),),
+                             protect=True)
+            case Labelled():
+                name = ("cw_nothing_to_learn" if not inbound.kept else
+                        "cw_marked_false_alarm" if inbound.label == "false_alarm"
+                        else "cw_marked_distress")
+                self.say(self.text(name, case_id=self.tr.ltr(inbound.case_id)))
             case CaseWasClosed():
                 self.reset()
                 self.say(self.text("cw_closed", case_id=self.tr.ltr(inbound.case_id),
@@ -259,12 +293,22 @@ class Desk:
             self.say(self.text("cw_welcome"))
 
     def on_press(self, action: str) -> None:
+        if action.startswith("distress:") and action.count(":") >= 3:
+            _, case_id, language, text = action.split(":", 3)
+            if self.find(case_id) is None:
+                self.say(self.text("cw_not_found"))
+                return
+            self.effects.append(LabelMessage(case_id, language or None, text))
+            return
         if action.startswith("alert:") and action.count(":") == 3:
             _, case_id, alert_id, verb = action.split(":")
             if verb == "details":
                 self.effects.append(ShowAlert(case_id, alert_id))
             elif verb in ("ack", "call"):
                 self.effects.append(AckAlert(case_id, alert_id, calling=verb == "call"))
+            elif verb in ("false", "distress"):
+                self.effects.append(LabelAlert(case_id, alert_id,
+                                               "false_alarm" if verb == "false" else "distress"))
             else:
                 self.say(self.text("stale_button"))
             return

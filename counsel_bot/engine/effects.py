@@ -85,12 +85,26 @@ class RaiseAlert:
 
 
 @dataclass(frozen=True)
+class WatchSafety:
+    """The person was asked whether they are safe, and urgent danger seemed probable: with
+    no answer by the deadline, the case worker is alerted (as high)."""
+
+    case_id: str
+    check_id: str
+    categories: tuple[str, ...]
+    justification: str
+    asked_at: str  # ISO 8601, UTC: the deadline counts from the question
+    minutes: int = 10
+
+
+@dataclass(frozen=True)
 class RecordCheckin:
     case_id: str
     checkin_id: str
     wellbeing: int
     needs: tuple[str, ...]
     comment: str | None = None
+    safe: str | None = None  # the answer to the check-in's safety question
 
 
 @dataclass(frozen=True)
@@ -149,4 +163,4 @@ class ReopenCase:
 
 Effect = (Send | Audit | ForgetPersonalData | NotifyCaseWorker | AnswerSession | RaiseAlert
           | RecordCheckin | SnoozeCheckin | RecordEvaluation | ReferralAnswer | StopContact
-          | RequestErasure | ConsentChanged | ReopenCase)
+          | RequestErasure | ConsentChanged | ReopenCase | WatchSafety)

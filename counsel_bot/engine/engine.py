@@ -199,7 +199,7 @@ class _Engine(Turn):
         signal = self.ctx.screener.screen(text, self.state.language)
         if signal.severity != "none" or signal.review:
             safety.respond(self, signal, text)
-        return signal.severity != "none"
+        return signal.severity != "none"  # "check" too: the safety question is the reply
 
     def on_lost(self, lost: ConversationLost) -> None:
         """The stored conversation was damaged: keep the case link, ask to start again."""

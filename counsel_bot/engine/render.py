@@ -39,6 +39,9 @@ def consent_text(step: Step, state: Conversation, ctx: EngineContext) -> str:
     note = step.texts.get("vital_interest_note")
     if note and ctx.deployment.vital_interest_alerts:
         text = f"{text}\n\n{tr(note)}"
+    learning = step.texts.get("learning_note")
+    if learning:
+        text = f"{text}\n\n{tr(learning)}"
     return text
 
 

@@ -37,6 +37,7 @@ class Conversation:
     closed: str | None = None  # the case's closing reason; "deceased" silences everything
     stopped: bool = False  # the person stopped contact with /stop
     resuming: bool = False  # came back after /stop; consenting again reopens the case
+    safety_check: str | None = None  # the "are you safe?" question waiting for an answer
 
     def has_consent(self, purpose: str) -> bool:
         answer = self.consents.get(purpose)

@@ -15,7 +15,7 @@ import yaml
 # Keys whose string values are shown to people.
 TRANSLATABLE_KEYS = frozenset(
     {
-        "text", "vital_interest_note", "accept", "decline", "label", "empty",
+        "text", "vital_interest_note", "learning_note", "accept", "decline", "label", "empty",
         "granted", "withdrawn", "declined", "never", "withdraw", "give", "close",
         "name", "description", "limits", "conditions", "rumour", "fact", "hours",
         "organisation",

@@ -32,6 +32,7 @@ from counsel_bot.engine.effects import (
     RecordCheckin,
     Send,
     SnoozeCheckin,
+    WatchSafety,
 )
 from counsel_bot.engine.inbound import CheckinDue
 from counsel_bot.engine.notices import caseworker_notice
@@ -58,7 +59,8 @@ class Care:
         for kind, handler in (("checkin_due", self._on_checkin_due),
                               ("checkin_followup", self._on_checkin_followup),
                               ("checkin_missed", self._on_checkin_missed),
-                              ("alert_deadline", self._on_alert_deadline)):
+                              ("alert_deadline", self._on_alert_deadline),
+                              ("safety_unanswered", self._on_safety_unanswered)):
             self.scheduler.on(kind, handler)
 
     def now(self) -> datetime:
@@ -67,6 +69,25 @@ class Care:
     # -- after a returnee's step (handlers of the after phase) ---------------------------
     def on_alert_raised(self, effect: AlertRaised, _after: AfterStep) -> None:
         self.alert(effect.case_id, effect.alert_id)
+
+    def on_watch_safety(self, effect: WatchSafety, after: AfterStep) -> None:
+        """The person was asked whether they are safe: no answer in time alerts as high."""
+        self.scheduler.add(
+            "safety_unanswered",
+            datetime.fromisoformat(effect.asked_at) + timedelta(minutes=effect.minutes),
+            {"case_id": effect.case_id, "chat": after.chat, "check_id": effect.check_id,
+             "categories": list(effect.categories), "justification": effect.justification},
+            tags=(f"case:{effect.case_id}", f"safety_check:{effect.check_id}"),
+            key=f"safety_unanswered:{effect.check_id}")
+
+    async def _on_safety_unanswered(self, item: Item, now: datetime) -> None:
+        data = item.data
+        if self.conversations.state_of(data["chat"]).safety_check != data["check_id"]:
+            return  # answered meanwhile (or asked again)
+        categories = tuple(dict.fromkeys([*data["categories"], "no_safety_answer"]))
+        alert = self.followup.raise_alert(data["case_id"], "high", categories,
+                                          data["justification"], None, now)
+        self.alert(data["case_id"], alert["alert_id"])
 
     def on_checkin_recorded(self, effect: RecordCheckin, _after: AfterStep) -> None:
         self.scheduler.cancel_tag(f"checkin:{effect.checkin_id}")
@@ -97,7 +118,14 @@ class Care:
                                  context.dialogs.system, tr)
         fingerprint = hashlib.sha256(json.dumps(
             [effect.event, effect.details], sort_keys=True, default=str).encode()).hexdigest()
-        self.chats.to_worker(worker, Send(text, rtl=tr.rtl, protect=True),
+        buttons: tuple[tuple[Button, ...], ...] = ()
+        if effect.event == "message" and effect.details.get("text"):
+            # the message rides with the button (kept, encrypted, in the worker's shard)
+            language = case.language if case else ""
+            buttons = ((Button(tr(context.dialogs.system["cw_was_distress"]),
+                               f"distress:{effect.case_id}:{language}:"
+                               f"{effect.details['text']}"),),)
+        self.chats.to_worker(worker, Send(text, buttons, rtl=tr.rtl, protect=True),
                              key=after.dedupe(f"notify:{fingerprint[:16]}"))
 
     # -- check-ins -----------------------------------------------------------------------
@@ -231,7 +259,7 @@ class Care:
             return
         if alert["severity"] == "review":
             self._send_alert(worker, case, alert, "cw_alert_review", buttons=False)
-            return
+            return  # (a review note has no buttons: nothing was alarmed)
         self._send_alert(worker, case, alert, "cw_alert")
         deadline = timedelta(minutes=self.deployment.alert_deadline(alert["severity"]))
         self.scheduler.add("alert_deadline", datetime.fromisoformat(alert["at"]) + deadline,
@@ -283,7 +311,8 @@ class Care:
             base = f"alert:{case.case_id}:{alert['alert_id']}"
             rows = ((Button(tr(system["cw_ack"]), f"{base}:ack"),
                      Button(tr(system["cw_details"]), f"{base}:details")),
-                    (Button(tr(system["cw_will_call"]), f"{base}:call"),))
+                    (Button(tr(system["cw_will_call"]), f"{base}:call"),
+                     Button(tr(system["cw_false_alarm"]), f"{base}:false")))
         key = f"alert:{alert['alert_id']}:{text_name}:{worker.telegram_id}"  # each one once
         self.chats.to_worker(worker, Send(text, rows, rtl=tr.rtl, protect=True,
                                           priority=Priority.URGENT), key=key)

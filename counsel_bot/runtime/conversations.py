@@ -45,6 +45,7 @@ from counsel_bot.engine.effects import (
     Send,
     SnoozeCheckin,
     StopContact,
+    WatchSafety,
 )
 from counsel_bot.engine.engine import step
 from counsel_bot.engine.inbound import ConversationLost, Inbound, Joined, Start
@@ -141,7 +142,7 @@ class ConversationService:
         table.on(RequestErasure, self._record_erasure_request)
         table.on(AnswerSession, self._record_session_answer)
         for kind in (Send, NotifyCaseWorker, SnoozeCheckin, StopContact, ConsentChanged,
-                     ReopenCase):
+                     ReopenCase, WatchSafety):
             table.on(kind, _passed_on)
         return table
 
@@ -156,7 +157,7 @@ class ConversationService:
 
     def _record_checkin(self, effect: RecordCheckin, rec: Recording) -> Any:
         self.followup.record_checkin(effect.case_id, effect.checkin_id, effect.wellbeing,
-                                     effect.needs, effect.comment, rec.now)
+                                     effect.needs, effect.comment, rec.now, effect.safe)
         return effect
 
     def _forget(self, effect: ForgetPersonalData, rec: Recording) -> Any:

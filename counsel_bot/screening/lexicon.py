@@ -45,7 +45,8 @@ _SECTION_KEYS = frozenset(
     {"negation_window", "negation_window_after", "negations", "negations_after",
      "clause_breaks", "idioms", "groups", "categories"}
 )
-_FILE_KEYS = _SECTION_KEYS | {"language", "variants"}
+_FILE_KEYS = _SECTION_KEYS | {"language", "variants", "concepts", "transliteration",
+                               "romanized_markers"}
 _ENTRY_KEYS = frozenset({"pattern", "patterns", "severity", "note", "negatable"})
 _GAP_MARK = "\x00"
 _ELEMENT = re.compile(r"\{[^{}]*\}|\x00|[^\s{}|\x00]+|\S")
@@ -364,8 +365,8 @@ def cue_regex(cues: Sequence[Pattern]) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\w)(?:" + "|".join(c.body for c in cues) + ")")
 
 
-def load_lexicon(path: Path, language: str) -> list[Lexicon]:
-    """Load one ``distress.yaml``: the language's section plus its ``variants``."""
+def read_lexicon_file(path: Path) -> dict[str, Any]:
+    """The YAML mapping of one ``distress.yaml`` (LexiconError naming the file if bad)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -376,6 +377,14 @@ def load_lexicon(path: Path, language: str) -> list[Lexicon]:
         raise LexiconError(f"{path}: invalid YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise LexiconError(f"{path}: the file must be a mapping (language, categories, ...)")
+    return data
+
+
+def load_lexicon(path: Path, language: str, data: dict[str, Any] | None = None
+                 ) -> list[Lexicon]:
+    """Load one ``distress.yaml``: the language's section plus its ``variants``."""
+    if data is None:
+        data = read_lexicon_file(path)
     declared = data.get("language", language)
     if declared != language:
         raise LexiconError(f"{path}: language: {declared!r} does not match folder {language!r}")

@@ -155,6 +155,10 @@ class Matcher:
             hits.append(Hit(entry, start, end, negated))
         return _share_negation(hits)
 
+    def idiom_spans(self, text: str) -> list[tuple[int, int]]:
+        """Where any lexicon's idioms match the normalized text."""
+        return [m.span() for _, m in self._idioms.matches(text)]
+
     def _negated(self, entry: Entry, text: str, m: re.Match[str]) -> bool:
         rules = self._negation[entry.lexicon]
         if rules.any is None:

@@ -33,6 +33,9 @@ from counsel_bot.engine.desk import (
     DeskState,
     DeskView,
     IssueWebLink,
+    LabelAlert,
+    Labelled,
+    LabelMessage,
     OpenCase,
     PlanSet,
     ScheduleSession,
@@ -50,6 +53,7 @@ from counsel_bot.runtime.closing import Closing
 from counsel_bot.runtime.conversations import chat_shard
 from counsel_bot.runtime.dispatch import EffectDispatcher
 from counsel_bot.runtime.weblinks import WebLinks
+from counsel_bot.screening.examples import LabelledExamples
 from counsel_bot.telegram.chats import (
     TelegramChats,
     inbound_from,
@@ -97,6 +101,7 @@ class DeskService:
         self.username = username
         self._workers: dict[int, CaseWorker] = {}
         self._workers_read = 0.0
+        self.examples = LabelledExamples(self.conversations.store)
         self.commands = self._command_table()
 
     def _command_table(self) -> EffectDispatcher[DeskTurn]:
@@ -111,6 +116,8 @@ class DeskService:
         table.on(SetPlan, self._set_plan)
         table.on(CloseCase, self._close)
         table.on(IssueWebLink, self._web_link)
+        table.on(LabelAlert, self._label_alert)
+        table.on(LabelMessage, self._label_message)
         return table
 
     def worker(self, telegram_id: int) -> CaseWorker | None:
@@ -170,6 +177,30 @@ class DeskService:
         case = self.registry.case(effect.case_id)
         alert = case.alert(effect.alert_id) if case else None
         return AlertDetails(effect.case_id, effect.alert_id, alert.get("text") if alert else None)
+
+    def _label_alert(self, effect: LabelAlert, turn: DeskTurn) -> DeskInput:
+        """"False alarm" (which also acknowledges the alert) or "This was distress": the
+        alert's message becomes a labelled example for `counsel-bot screen train`."""
+        case = self.registry.case(effect.case_id)
+        alert = case.alert(effect.alert_id) if case else None
+        mine = case is not None and (case.caseworker == turn.worker.telegram_id
+                                     or turn.worker.role in ("supervisor", "admin"))
+        if case is None or alert is None or not mine:
+            return DeskFailed("stale_button")
+        if effect.label == "false_alarm":
+            self._acknowledge(AckAlert(effect.case_id, effect.alert_id), turn)
+        text = alert.get("text")
+        if text:
+            self.examples.add(text, case.language, effect.label, "telegram_desk", turn.now)
+        self.casework.audit("alert_labelled", case_id=effect.case_id, alert_id=effect.alert_id,
+                            by=turn.worker.telegram_id, kind=effect.label, count=int(bool(text)))
+        return Labelled(effect.case_id, effect.label, bool(text))
+
+    def _label_message(self, effect: LabelMessage, turn: DeskTurn) -> DeskInput:
+        self.examples.add(effect.text, effect.language, "distress", "telegram_desk", turn.now)
+        self.casework.audit("message_labelled", case_id=effect.case_id,
+                            by=turn.worker.telegram_id, kind="distress", count=1)
+        return Labelled(effect.case_id, "distress", True)
 
     def _acknowledge(self, effect: AckAlert, turn: DeskTurn) -> DeskInput:
         worker = turn.worker

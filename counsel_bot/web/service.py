@@ -194,7 +194,7 @@ class DeskService:
         self.registry.change_case(case_id, mark)
         text = alert.get("text")
         if text:
-            self.examples.add(text, case.language, label="false_alarm", source="web",
+            self.examples.add(text, case.language, label="false_alarm", source="web_desk",
                               at=self.now())
         self.audit(worker, "alert_false_alarm", "safety", case_id=case_id, alert_id=alert_id)
         return bool(text)

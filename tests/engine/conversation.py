@@ -23,6 +23,10 @@ class Chat:
         return outcome.sends
 
     @property
+    def sends(self) -> list[Send]:
+        return [e for e in self.last if isinstance(e, Send)]
+
+    @property
     def texts(self) -> list[str]:
         return [e.text for e in self.last if isinstance(e, Send)]
 

@@ -9,7 +9,14 @@ from datetime import timedelta
 import pytest
 
 from counsel_bot.cases.model import Case
-from counsel_bot.engine.effects import Priority, RaiseAlert, RecordCheckin, Send, SnoozeCheckin
+from counsel_bot.engine.effects import (
+    Priority,
+    RaiseAlert,
+    RecordCheckin,
+    Send,
+    SnoozeCheckin,
+    WatchSafety,
+)
 from counsel_bot.engine.inbound import CheckinDue, Command, Joined, Press, Start, Text
 from tests.conftest import NOW
 from tests.engine.conversation import Chat
@@ -52,7 +59,8 @@ def test_urgent_distress_gets_contacts_at_once_and_alerts_with_consent(context, 
         assert contact.phone in first.text
     tr = context.translator(lang)
     assert tr(context.dialogs.system["safety_told"]) in first.text
-    assert [b.action for row in first.buttons for b in row] == ["safety:yes", "safety:no"]
+    assert [b.action for row in first.buttons for b in row] == ["safety:yes", "safety:no",
+                                                              "safety:talk"]
     (alert,) = alerts(chat)
     assert alert.severity == "urgent" and alert.justification == "consent"
     assert "suicide_self_harm" in alert.categories
@@ -147,9 +155,11 @@ def test_a_checkin_is_answered_with_buttons_and_recorded(context):
     chat(Press("checkin.needs:documents"))
     chat(Press("checkin.needs:work"))  # pressed again: unchosen
     chat(Press("checkin.needs:done"))
+    chat(Press("checkin.safety:yes"))
     chat(Text("I found a training course"))
     (record,) = [e for e in chat.last if isinstance(e, RecordCheckin)]
-    assert record == RecordCheckin(CASE, "K-1", 4, ("documents",), "I found a training course")
+    assert record == RecordCheckin(CASE, "K-1", 4, ("documents",), "I found a training course",
+                                   "yes")
     assert alerts(chat) == []
     assert chat.state.position == "info.menu"  # back where they were
 
@@ -160,6 +170,7 @@ def test_the_lowest_score_or_safety_counts_as_high(context):
     chat(Press("checkin.score:1"))
     chat(Press("checkin.needs:safety"))
     chat(Press("checkin.needs:done"))
+    chat(Press("checkin.safety:yes"))
     chat(Press("checkin.comment:skip"))
     (alert,) = alerts(chat)
     assert alert.severity == "high" and alert.text is None
@@ -185,6 +196,7 @@ def test_distress_in_a_checkin_comment_is_answered_and_the_answers_kept(context)
     chat(CheckinDue("K-5"))
     chat(Press("checkin.score:2"))
     chat(Press("checkin.needs:done"))
+    chat(Press("checkin.safety:yes"))
     chat(Text("I want to kill myself"))
     assert any(isinstance(e, RecordCheckin) for e in chat.last)
     assert alerts(chat)[0].severity == "urgent"
@@ -196,3 +208,54 @@ def test_old_checkin_buttons_are_stale(context):
     before = chat.state.to_dict()
     chat(Press("checkin.score:3"))
     assert chat.state.to_dict() == before
+
+
+def test_checkins_ask_directly_about_safety_and_not_safe_takes_the_urgent_path(context):
+    chat = chat_for(context, "en")
+    chat(CheckinDue("K-7"))
+    chat(Press("checkin.score:3"))
+    chat(Press("checkin.needs:done"))
+    (question,) = chat.sends
+    assert question.text == context.dialogs.system["checkin_safety"]
+    assert [b.action for row in question.buttons for b in row] == [
+        "checkin.safety:yes", "checkin.safety:no", "checkin.safety:talk"]
+    chat(Press("checkin.safety:no"))
+    (alert,) = alerts(chat)
+    assert alert.severity == "urgent" and alert.categories == ("not_safe",)
+    first = chat.sends[0]
+    assert first.priority == Priority.URGENT
+    for contact in context.deployment.country("XS").emergency_contacts:
+        assert contact.phone in first.text
+    chat(Press("checkin.comment:skip"))
+    (record,) = [e for e in chat.last if isinstance(e, RecordCheckin)]
+    assert record.safe == "no"
+
+
+def test_an_uncertain_message_gets_the_safety_question_and_no_alert(context):
+    chat = chat_for(context, "en")
+    chat(Text("I am so alone"))
+    (question,) = chat.sends
+    assert question.text == context.dialogs.system["safety_check"]
+    assert [b.action for row in question.buttons for b in row] == [
+        "safety:yes", "safety:no", "safety:talk"]
+    assert question.priority == Priority.URGENT
+    assert alerts(chat) == []
+    assert not [e for e in chat.last if isinstance(e, WatchSafety)]  # not probable urgent
+    assert chat.state.safety_check is not None
+    chat(Press("safety:yes"))
+    assert chat.state.safety_check is None and alerts(chat) == []
+
+
+@pytest.mark.parametrize(("answer", "category"), [("safety:no", "not_safe"),
+                                                  ("safety:talk", "talk_requested")])
+def test_not_safe_or_talk_to_someone_takes_the_urgent_path(context, answer, category):
+    chat = chat_for(context, "en")
+    chat(Text("please take care of my children"))
+    (watch,) = [e for e in chat.last if isinstance(e, WatchSafety)]
+    assert watch.minutes == 10 and watch.justification == "consent"
+    assert watch.check_id == chat.state.safety_check
+    chat(Press(answer))
+    (alert,) = alerts(chat)
+    assert alert.severity == "urgent" and alert.categories == (category,)
+    assert chat.sends[0].priority == Priority.URGENT
+    assert chat.state.safety_check is None  # answered: the watch will find nothing to do

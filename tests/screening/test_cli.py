@@ -46,9 +46,12 @@ def test_bad_lines_give_an_error_and_screening_continues(screener: Screener) -> 
 
 
 def test_explain_names_the_lexicon_entry(screener: Screener, capsys) -> None:
-    [line] = screener.explain("I would never kill myself")
+    line, *concept_lines = screener.explain("I would never kill myself")
     assert line.startswith("urgent (negated) suicide_self_harm: 'kill myself' <- ")
     assert "locales/en/distress.yaml: categories.suicide_self_harm[0].patterns[" in line
+    assert any(c.startswith("urgent (negated) suicide_self_harm: 'kill myself' <- ")
+               and "distress_rules.yaml: entries.suicide_self_harm[" in c
+               for c in concept_lines)
     assert main(["--explain", "je veux mourir"]) == 0
     assert "fr/distress.yaml" in capsys.readouterr().out
 

@@ -41,7 +41,7 @@ async def test_distress_reaches_the_case_worker_and_then_the_backup(
         assert case_id in alert["text"] and "URGENT" in alert["text"]
         assert text not in alert["text"] and "Nadia" not in alert["text"]
         labels = [b["text"] for row in alert["reply_markup"]["inline_keyboard"] for b in row]
-        assert labels == ["Acknowledge", "Show details", "I will call"]
+        assert labels == ["Acknowledge", "Show details", "I will call", "False alarm"]
         assert alert["protect_content"] is True
 
         mark = api.mark()
@@ -127,10 +127,15 @@ async def test_checkins_go_out_on_plan_in_local_time_and_stop_when_consent_is_wi
         await bot.settle()
         await bot.press(RETURNEE, button_data(api.messages_to(RETURNEE)[-1], "Done"))
         await bot.settle()
+        safety = api.messages_to(RETURNEE)[-1]
+        assert safety["text"].endswith("Are you safe right now?")
+        await bot.press(RETURNEE, button_data(safety, "I am safe"))
+        await bot.settle()
         await bot.press(RETURNEE, button_data(api.messages_to(RETURNEE)[-1], "Skip"))
         await bot.settle()
         case = bot.app.conversations.registry.case(case_id)
         assert case.checkins[-1]["wellbeing"] == 4 and case.checkins[-1]["needs"] == ["work"]
+        assert case.checkins[-1]["safe"] == "yes"
 
         # Unanswered: one reminder after a day; two missed in a row are reported.
         mark = api.mark()

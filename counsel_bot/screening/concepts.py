@@ -1,0 +1,510 @@
+"""Concepts, not phrases: entries are sets of concepts that must meet within a clause.
+
+Each language file (``locales/<lang>/distress.yaml``) lists the words of each concept in
+that language (``concepts: {die: [die, dying, dead, death]}``); the shared rules file
+(``locales/distress_rules.yaml``) says which sets of concepts are a signal, in any order
+and with any words between them (``{concepts: [want, die], severity: urgent}``). Concept
+names are shared by all languages, so a mixed-language clause ("I want to morir") is read
+as one. A word is found in a message:
+
+* as written (after normalization, see normalize.py), or as a stem ``kill*`` / suffix
+  ``*نی`` when the author wrote one;
+* through the language's Snowball stemmer (PyStemmer: ar, en, es, fa, fr, ru), so
+  "hanged", "باليأس", "таблетки" meet "hang", "يأس", "таблетка";
+* with one typo in words of 5-7 letters, two in longer ones (rapidfuzz Levenshtein);
+* in romanized writing: Arabizi, Finglish and Russian in Latin letters are transliterated
+  into native script first (translit.py), and compared by consonant skeleton for Arabic
+  script, where romanized vowels are unreliable.
+
+Negation is read per clause: a negation word up to ``window`` words before the first
+concept of a match, or among its words (or, for verb-final Persian, a ``neg_after`` word
+just after it), lowers the signal one level for review, unless the entry is negative in
+itself (one of its concepts is listed in ``negative_concepts``: "nous n'avons plus rien à
+manger", "can't breathe"). Laughter markers anywhere in the message and trivial causes in
+the clause ("this homework makes me want to die lol") set a signal aside for review.
+Combinations raise: ``escalate`` turns a high signal urgent when a clause also holds, say,
+``now`` or ``blood``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import Stemmer
+import yaml
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from counsel_bot.screening.lexicon import CATEGORIES, LexiconError
+from counsel_bot.screening.normalize import CLAUSE_BREAK, normalize
+from counsel_bot.screening.translit import Transliterator, skeleton
+
+RULES_FILE = "distress_rules.yaml"
+CONCEPT_SEVERITIES = ("urgent", "high", "check")
+STEMMERS = {"ar": "arabic", "en": "english", "es": "spanish", "fa": "persian",
+            "fr": "french", "ru": "russian"}
+MIN_STEM = {"arabic": 3}  # shorter stems are too ambiguous to find words by
+DEFAULT_MIN_STEM = 4
+FUZZY_MIN = 5  # words shorter than this must be spelled right (or listed as written)
+DAMP_WINDOW = 4  # a trivial cause this many words from a match sets it aside
+MAX_POSITIONS = 6  # per concept and clause, when looking for the tightest match
+LAUGHTER_EMOJI = re.compile("[\U0001F602\U0001F923\U0001F606\U0001F605\U0001F639\U0001F604]")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def script_of(token: str) -> str:
+    """latin, cyrillic or arabic (by the token's first letter)."""
+    ch = token[0]
+    if ch.isascii():
+        return "latin"
+    if "\u0400" <= ch <= "\u04ff":
+        return "cyrillic"
+    if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" or "\ufb50" <= ch <= "\ufefc":
+        return "arabic"
+    return "latin"
+
+
+SCRIPTS = {"ar": "arabic", "fa": "arabic", "ru": "cyrillic", "en": "latin", "fr": "latin",
+           "es": "latin"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One entry: every slot (a set of alternative concepts) must be found."""
+
+    category: str
+    severity: str
+    slots: tuple[frozenset[str], ...]
+    scope: str  # clause | message
+    negatable: bool
+    firm: bool  # a fact (an act, a means) that laughter does not set aside
+    where: str
+    probable_urgent: bool = False  # a "check" that may hide urgent danger
+
+
+@dataclass(frozen=True)
+class Escalation:
+    categories: frozenset[str]
+    with_: frozenset[str]
+    to: str
+    scope: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    entries: tuple[Rule, ...]
+    escalations: tuple[Escalation, ...]
+    negative: frozenset[str]
+    dampen_message: frozenset[str]
+    dampen_clause: frozenset[str]
+    window: int
+    window_after: int
+    semantic_cues: frozenset[str] = frozenset()
+
+
+@dataclass
+class LanguageConcepts:
+    """One language's words for each concept, and how to read romanized writing."""
+
+    language: str
+    words: dict[str, list[str]]
+    translit: Transliterator | None = None
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What the concept layer found in one message."""
+
+    hits: list[ConceptHit]
+    laughing: bool  # a laughter marker anywhere in the message
+    concepts: frozenset[str]  # every concept found, matched or not
+    trivial: tuple[tuple[int, int], ...] = ()  # words naming a trivial cause (offsets)
+    cue_at: int | None = None  # offset of the first semantic cue in the normalized text
+
+
+@dataclass(frozen=True)
+class ConceptHit:
+    rule: Rule
+    start: int  # character offsets in the normalized text
+    end: int
+    negated: bool
+    dampened: bool
+    severity: str  # after escalation, before negation/dampening
+
+
+def _as_list(value: object, where: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise LexiconError(f"{where}: expected a list")
+    return value
+
+
+def parse_language_concepts(data: Mapping[str, Any], language: str, path: Path
+                            ) -> LanguageConcepts:
+    """The ``concepts``, ``transliteration`` and ``romanized_markers`` of one file."""
+    where = f"{path}: "
+    raw = data.get("concepts") or {}
+    if not isinstance(raw, dict):
+        raise LexiconError(f"{where}concepts: a mapping of concept name to a list of words")
+    words: dict[str, list[str]] = {}
+    for name, items in raw.items():
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise LexiconError(f"{where}concepts.{name}: a concept name is lower-case "
+                               "letters, digits and _")
+        lst = []
+        for i, word in enumerate(_as_list(items, f"{where}concepts.{name}")):
+            if not isinstance(word, str) or not word.strip("* "):
+                raise LexiconError(f"{where}concepts.{name}[{i}]: a word must be a "
+                                   f"non-empty string (quote it), got {word!r}")
+            lst.append(word)
+        words[name] = lst
+    table = data.get("transliteration")
+    translit = None
+    if table is not None:
+        if not isinstance(table, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in table.items()):
+            raise LexiconError(f"{where}transliteration: a mapping of Latin letters to "
+                               "native letters (quote both)")
+        markers = [m for m in _as_list(data.get("romanized_markers"),
+                                       f"{where}romanized_markers") if isinstance(m, str)]
+        translit = Transliterator.build(language, table, markers)
+    return LanguageConcepts(language, words, translit)
+
+
+def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
+    """The shared rules file: entries, escalations, negative and damping concepts."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LexiconError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise LexiconError(f"{path}: invalid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LexiconError(f"{path}: the file must be a mapping")
+    known = set(known_concepts)
+    where = f"{path}: "
+
+    def concepts(value: object, here: str) -> frozenset[str]:
+        names = {n.strip() for n in str(value).split("|") if n.strip()}
+        unknown = names - known
+        if not names or unknown:
+            raise LexiconError(f"{here}: unknown concept(s) {sorted(unknown) or value!r} "
+                               "(define them under concepts: in the language files)")
+        return frozenset(names)
+
+    negative = frozenset().union(*(concepts(n, f"{where}negative_concepts")
+                                   for n in _as_list(data.get("negative_concepts"), where)))
+    dampen = data.get("dampen") or {}
+    entries: list[Rule] = []
+    raw_entries = data.get("entries")
+    if not isinstance(raw_entries, dict):
+        raise LexiconError(f"{where}entries: a mapping of category to a list of entries")
+    for category, items in raw_entries.items():
+        if category not in CATEGORIES:
+            raise LexiconError(f"{where}entries.{category}: unknown category")
+        for i, item in enumerate(_as_list(items, f"{where}entries.{category}")):
+            here = f"{where}entries.{category}[{i}]"
+            if not isinstance(item, dict) or "concepts" not in item:
+                raise LexiconError(f"{here}: an entry is {{concepts: [...], severity: ...}}")
+            unknown_keys = set(item) - {"concepts", "severity", "within", "firm", "note",
+                                        "negatable", "probable_urgent"}
+            if unknown_keys:
+                raise LexiconError(f"{here}: unknown key(s) {sorted(unknown_keys)}")
+            severity = item.get("severity")
+            if severity not in CONCEPT_SEVERITIES:
+                raise LexiconError(f"{here}: severity must be one of {CONCEPT_SEVERITIES}")
+            slots = tuple(concepts(s, here) for s in _as_list(item["concepts"], here))
+            if not slots:
+                raise LexiconError(f"{here}: no concepts")
+            scope = item.get("within", "clause")
+            if scope not in ("clause", "message"):
+                raise LexiconError(f"{here}: within is clause or message")
+            negatable = item.get("negatable")
+            if negatable is None:
+                negatable = not any(slot <= negative for slot in slots)
+            entries.append(Rule(category, severity, slots, scope, bool(negatable),
+                                bool(item.get("firm", False)),
+                                f"{here} ({' + '.join('|'.join(sorted(s)) for s in slots)})",
+                                bool(item.get("probable_urgent", False))))
+    escalations = []
+    for i, item in enumerate(_as_list(data.get("escalate"), f"{where}escalate")):
+        here = f"{where}escalate[{i}]"
+        cats = frozenset(_as_list(item.get("categories"), here))
+        if not cats <= set(CATEGORIES) or item.get("to") not in ("urgent", "high"):
+            raise LexiconError(f"{here}: categories must be known, to urgent or high")
+        escalations.append(Escalation(cats, concepts("|".join(item.get("with", [])), here),
+                                      item["to"], item.get("within", "clause")))
+    negation = data.get("negation") or {}
+    return Rules(
+        tuple(entries), tuple(escalations), negative,
+        frozenset().union(*(concepts(n, where) for n in dampen.get("message", []))),
+        frozenset().union(*(concepts(n, where) for n in dampen.get("clause", []))),
+        int(negation.get("window", 4)), int(negation.get("window_after", 2)),
+        frozenset().union(*(concepts(n, where) for n in _as_list(data.get("semantic_cues"),
+                                                                  where))))
+
+
+@dataclass
+class _Index:
+    exact: dict[str, set[str]] = field(default_factory=dict)
+    prefixes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by 2 letters
+    suffixes: list[tuple[str, str]] = field(default_factory=list)
+    phrases: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    stems: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> stem
+    skeletons: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> skel
+    fuzzy: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # script -> len
+    fuzzy_concepts: dict[str, set[str]] = field(default_factory=dict)
+    romanized: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> word
+
+
+class ConceptMatcher:
+    """Finds concept entries in normalized text; build once, thread-safe after."""
+
+    def __init__(self, languages: Sequence[LanguageConcepts], rules: Rules,
+                 breaks: Iterable[str] = ()) -> None:
+        self.rules = rules
+        self.breaks = frozenset(breaks)  # words that end a clause ("but", "mais", "но")
+        self.languages = {lc.language: lc for lc in languages}
+        self._stemmers = {lang: Stemmer.Stemmer(STEMMERS[lang])
+                          for lang in self.languages if lang in STEMMERS}
+        self._translit = [lc.translit for lc in languages if lc.translit is not None]
+        self._index = _Index()
+        for lc in languages:
+            for concept, words in lc.words.items():
+                for word in words:
+                    self._add(lc.language, concept, word)
+        self._by_concept: dict[str, list[Rule]] = {}
+        for rule in rules.entries:  # each rule under the concepts of its first slot
+            for concept in rule.slots[0]:
+                self._by_concept.setdefault(concept, []).append(rule)
+        self._lookup = lru_cache(maxsize=200_000)(self._lookup_uncached)
+        self._lookup_translit = lru_cache(maxsize=100_000)(self._translit_uncached)
+
+    # -- building ------------------------------------------------------------------------
+    def _add(self, lang: str, concept: str, word: str) -> None:
+        ix = self._index
+        as_written = word.startswith("=")  # "=partir": this form only, no stem, no typo
+        word = word.lstrip("=")
+        prefix, suffix = word.rstrip().endswith("*"), word.lstrip().startswith("*")
+        tokens = normalize(word.strip().strip("*")).replace(CLAUSE_BREAK, " ").split()
+        if not tokens:
+            return
+        if len(tokens) > 1:
+            ix.phrases.setdefault(tokens[0], []).append((tuple(tokens[1:]), concept))
+            return
+        token = tokens[0]
+        if SCRIPTS.get(lang, "latin") != "latin" and token.isascii():
+            # a romanized word ("mout", "mikham"): only in a message written that way
+            if not prefix and not suffix:
+                ix.romanized.setdefault(lang, {}).setdefault(token, set()).add(concept)
+            return
+        if prefix:
+            ix.prefixes.setdefault(token[:2], []).append((token, concept))
+            return
+        if suffix:
+            ix.suffixes.append((token, concept))
+            return
+        ix.exact.setdefault(token, set()).add(concept)
+        if as_written:
+            return
+        stemmer = self._stemmers.get(lang)
+        if stemmer is not None:
+            stem = stemmer.stemWord(token)
+            if len(stem) >= MIN_STEM.get(STEMMERS[lang], DEFAULT_MIN_STEM):
+                ix.stems.setdefault(lang, {}).setdefault(stem, set()).add(concept)
+        if SCRIPTS.get(lang) == "arabic":
+            skel = skeleton(token)
+            if len(skel) >= 3:
+                ix.skeletons.setdefault(lang, {}).setdefault(skel, set()).add(concept)
+        if len(token) >= FUZZY_MIN:
+            ix.fuzzy.setdefault(script_of(token), {}).setdefault(len(token), []).append(token)
+            ix.fuzzy_concepts.setdefault(token, set()).update(ix.exact[token])
+
+    # -- looking words up ----------------------------------------------------------------
+    def _lookup_uncached(self, token: str) -> frozenset[str]:
+        ix = self._index
+        found = set(ix.exact.get(token, ()))
+        for prefix, concept in ix.prefixes.get(token[:2], ()):
+            if token.startswith(prefix):
+                found.add(concept)
+        for suffix, concept in ix.suffixes:
+            if token.endswith(suffix) and len(token) > len(suffix) + 1:
+                found.add(concept)
+        script = script_of(token)
+        for lang, stemmer in self._stemmers.items():
+            if SCRIPTS.get(lang) != script or lang not in ix.stems:
+                continue
+            stem = stemmer.stemWord(token)
+            if len(stem) >= MIN_STEM.get(STEMMERS[lang], DEFAULT_MIN_STEM):
+                found.update(ix.stems[lang].get(stem, ()))
+        if not found and len(token) >= FUZZY_MIN and not token.isdigit():
+            found.update(self._fuzzy(token, script))
+        return frozenset(found)
+
+    def _fuzzy(self, token: str, script: str) -> set[str]:
+        by_len = self._index.fuzzy.get(script)
+        if not by_len:
+            return set()
+        limit = 1 if len(token) < 8 else 2
+        choices = [w for n in range(len(token) - limit, len(token) + limit + 1)
+                   for w in by_len.get(n, ())]
+        if not choices:
+            return set()
+        best = process.extractOne(token, choices, scorer=Levenshtein.distance,
+                                  score_cutoff=limit)
+        return set(self._index.fuzzy_concepts[best[0]]) if best else set()
+
+    def _translit_uncached(self, token: str, lang: str) -> tuple[str, frozenset[str]]:
+        lc = self.languages[lang]
+        assert lc.translit is not None
+        native = lc.translit.word(token)
+        found = set(self._index.romanized.get(lang, {}).get(token, ()))
+        if not native:
+            return "", frozenset(found)
+        found |= self._lookup(native)
+        if SCRIPTS.get(lang) == "arabic":
+            skel = skeleton(native)
+            table = self._index.skeletons.get(lang, {})
+            if len(skel) >= 3:
+                found.update(table.get(skel, ()))
+        return native, frozenset(found)
+
+    # -- matching ------------------------------------------------------------------------
+    def clause_concepts(self, tokens: Sequence[str], translit: Sequence[str]
+                        ) -> list[set[str]]:
+        """The concepts found at each token of one clause."""
+        ix = self._index
+        at: list[set[str]] = [set(self._lookup(t)) for t in tokens]
+        sequences = [list(tokens)]
+        for lang in translit:
+            native = list(tokens)
+            for i, t in enumerate(tokens):
+                if t.isascii() and t.isalnum() and len(t) >= 2:
+                    word, found = self._lookup_translit(t, lang)
+                    native[i] = word or t
+                    at[i] |= found
+            sequences.append(native)
+        for seq in sequences:
+            for i, t in enumerate(seq):
+                for rest, concept in ix.phrases.get(t, ()):
+                    if tuple(seq[i + 1:i + 1 + len(rest)]) == rest:
+                        for j in range(i, min(len(seq), i + 1 + len(rest))):
+                            at[j].add(concept)
+        return at
+
+    def find(self, norm: str, raw: str = "") -> Findings:
+        """Every entry met in the normalized text, and whether the message laughs
+        (``raw``, the text before normalization, for laughter emoji)."""
+        rules = self.rules
+        clauses: list[tuple[int, list[str], list[int]]] = []
+        pos = 0
+        for clause in norm.split(CLAUSE_BREAK):
+            tokens, offsets, off = [], [], pos
+            for t in clause.split(" ") if clause else []:
+                if t in self.breaks and tokens:
+                    clauses.append((offsets[0], tokens, offsets))
+                    tokens, offsets = [], []
+                tokens.append(t)
+                offsets.append(off)
+                off += len(t) + 1
+            clauses.append((pos, tokens, offsets))
+            pos += len(clause) + 1
+        latin = [t for _, tokens, _ in clauses for t in tokens
+                 if (t.isascii() and t.isalpha()) or (t.isalnum() and not t.isdigit())]
+        translit = [tr.language for tr in self._translit if latin and self._romanized(tr, latin)]
+        found: list[tuple[list[str], list[int], list[set[str]]]] = []
+        message: dict[str, int] = {}
+        for _, tokens, offsets in clauses:
+            if not tokens:
+                continue
+            at = self.clause_concepts(tokens, translit)
+            found.append((tokens, offsets, at))
+            for i, cs in enumerate(at):
+                for c in cs:
+                    message.setdefault(c, offsets[i])
+        laughing = bool(rules.dampen_message & message.keys()) or bool(
+            raw and LAUGHTER_EMOJI.search(raw))
+        hits: list[ConceptHit] = []
+        trivial_spans: list[tuple[int, int]] = []
+        for tokens, offsets, at in found:
+            where: dict[str, list[int]] = {}
+            for i, cs in enumerate(at):
+                for c in cs:
+                    where.setdefault(c, []).append(i)
+            damping = sorted(i for c in rules.dampen_clause for i in where.get(c, ()))
+            trivial_spans.extend((offsets[i], offsets[i] + len(tokens[i])) for i in damping)
+            keys = where.keys() | message.keys()
+            candidates = {id(r): r for c in keys for r in self._by_concept.get(c, ())}
+            for rule in candidates.values():
+                if rule.scope == "clause" and not all(slot & where.keys()
+                                                      for slot in rule.slots):
+                    continue
+                chosen = _closest(rule, where, message)
+                if chosen is None:
+                    continue
+                lo, hi = min(chosen), max(chosen)
+                severity = self._escalated(rule, where, message)
+                negated = rule.negatable and self._negated(at, lo, hi, set(chosen))
+                near = any(lo - DAMP_WINDOW <= i <= hi + DAMP_WINDOW for i in damping)
+                damp = (laughing or near) and not rule.firm
+                hits.append(ConceptHit(rule, offsets[lo], offsets[hi] + len(tokens[hi]),
+                                       negated, damp, severity))
+        cues = [message[c] for c in rules.semantic_cues if c in message]
+        return Findings(hits, laughing, frozenset(message), tuple(trivial_spans),
+                        min(cues) if cues else None)
+
+    def _romanized(self, tr: Transliterator, latin: Sequence[str]) -> bool:
+        """A message is read as romanized ``tr.language`` when it holds one of its
+        markers, or when two of its Latin words are concept words once transliterated and
+        the message's Latin words are not already concept words as written."""
+        if tr.applies(latin):
+            return True
+        words = set(latin)
+        if len(words) < 2 or sum(bool(self._lookup(t)) for t in words) >= 2:
+            return False
+        return sum(bool(self._lookup_translit(t, tr.language)[1]) for t in words) >= 2
+
+    def _escalated(self, rule: Rule, first: Mapping[str, object],
+                   message: Mapping[str, int]) -> str:
+        severity = rule.severity
+        for esc in self.rules.escalations:
+            if rule.category in esc.categories and severity != "urgent":
+                scope = message if esc.scope == "message" else first
+                if esc.with_ & scope.keys():
+                    severity = esc.to
+        return severity
+
+    def _negated(self, at: Sequence[set[str]], lo: int, hi: int, own: set[int]) -> bool:
+        window, after = self.rules.window, self.rules.window_after
+        for i in range(max(0, lo - window), hi + 1):
+            if i not in own and "neg" in at[i]:
+                return True
+        return any("neg_after" in at[i] for i in range(hi + 1, min(len(at), hi + 1 + after)))
+
+
+
+def _closest(rule: Rule, where: Mapping[str, list[int]], message: Mapping[str, int]
+             ) -> list[int] | None:
+    """Token positions, one per slot, spanning as few words as possible; None when a slot
+    is missing (a ``within: message`` slot may be met in another clause)."""
+    options: list[list[int]] = []
+    for slot in rule.slots:
+        positions = sorted({i for c in slot for i in where.get(c, ())[:MAX_POSITIONS]})
+        if positions:
+            options.append(positions)
+        elif not (rule.scope == "message" and slot & message.keys()):
+            return None
+    if not options:
+        return None
+    best: list[int] | None = None
+    for combo in itertools.product(*options):
+        if best is None or max(combo) - min(combo) < max(best) - min(best):
+            best = list(combo)
+    return best
