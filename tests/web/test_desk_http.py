@@ -222,7 +222,7 @@ def test_a_false_alarm_is_acknowledged_and_feeds_the_screening_examples(bench):
                          data={"csrf": csrf_of(client)}, follow_redirects=False)
     assert answer.headers["location"] == "/alerts?done=false_alarm"
     (example,) = LabelledExamples(bench.app.store).all()
-    assert example == {"text": WORDS, "lang": "fr", "label": "false_alarm", "source": "web",
+    assert example == {"text": WORDS, "lang": "fr", "label": "false_alarm", "source": "web_desk",
                        "at": START.isoformat()}
     alert = bench.app.conversations.registry.case(bench.case_id).alerts[0]
     assert alert["status"] == "acknowledged" and alert["false_alarm"] is True
