@@ -3,6 +3,7 @@ driven by Playwright. Browser tests skip, saying why, only when chromium is not 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import threading
@@ -82,6 +83,8 @@ def chromium_missing() -> str | None:
 @pytest_asyncio.fixture
 async def browser() -> AsyncIterator[Any]:
     reason = chromium_missing()
+    if reason and os.environ.get("COUNSEL_TEST_REQUIRE_BROWSER"):  # CI sets it: never skip
+        pytest.fail(reason)
     if reason:
         pytest.skip(reason)
     from playwright.async_api import async_playwright
