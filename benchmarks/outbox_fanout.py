@@ -30,8 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from telegram_overhead import TOKEN, FakeServerProcess
-
+from benchmarks.telegram_overhead import TOKEN, FakeServerProcess
 from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.ratelimit import Limits

@@ -29,9 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from outbox_fanout import running_outbox
-from telegram_overhead import FakeServerProcess
-
+from benchmarks.outbox_fanout import running_outbox
+from benchmarks.telegram_overhead import FakeServerProcess
 from counsel_bot.engine.effects import Priority
 from counsel_bot.runtime.transport import OutMessage
 

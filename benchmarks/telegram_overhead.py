@@ -51,7 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from counsel_bot.cli import default_step_processes
+from counsel_bot.cli.main import default_step_processes
 
 TOKEN = "123456789:AAbenchmarkBenchmarkBenchmarkBench0"
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
+from counsel_bot import yaml_text
 from counsel_bot.config import schema
 
 M = TypeVar("M", bound=BaseModel)
@@ -193,8 +194,8 @@ def _read_yaml(path: Path, problems: list[Problem]) -> tuple[Any, yaml.Node | No
         problems.append(Problem(path, "", f"cannot be read: {exc.strerror or exc}"))
         return None, None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml_text.compose(text)
+        data = yaml_text.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from counsel_bot import yaml_text
 from counsel_bot.i18n.catalogs import Catalogs, language_name, placeholders
 from counsel_bot.i18n.extract import texts_in_yaml
 
@@ -162,7 +163,7 @@ def _step_of_line(data_node: yaml.Node, line: int) -> str:
 def check_translations(path: Path, catalogs: Catalogs) -> list[str]:
     """Problems with the translations of one content file, each naming file, step and language."""
     source = path.read_text(encoding="utf-8")
-    node = yaml.compose(source)
+    node = yaml_text.compose(source)
     problems = []
     for line, text in texts_in_yaml(source):
         where = f"{path.name}:{line} ({_step_of_line(node, line)})"
@@ -190,7 +191,7 @@ def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None) -> Dialogs
     system: dict[str, str] = {}
     for path in sorted(dialogs_dir.glob("*.yaml")):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = yaml_text.load(path.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
             raise DialogError(f"{path.name}: not valid YAML: {exc}") from exc
         if not isinstance(data, dict):

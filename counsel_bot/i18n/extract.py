@@ -12,6 +12,8 @@ from typing import IO, Any
 
 import yaml
 
+from counsel_bot import yaml_text
+
 # Keys whose string values are shown to people.
 TRANSLATABLE_KEYS = frozenset(
     {
@@ -45,7 +47,7 @@ def _walk(node: yaml.Node, translatable: bool) -> Iterator[tuple[int, str]]:
 
 def texts_in_yaml(source: str) -> list[tuple[int, str]]:
     """(line, text) for every user-facing string of a YAML document."""
-    node = yaml.compose(source)
+    node = yaml_text.compose(source)
     return list(_walk(node, False)) if node is not None else []
 
 

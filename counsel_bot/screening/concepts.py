@@ -41,6 +41,7 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
+from counsel_bot import yaml_text
 from counsel_bot.screening.lexicon import CATEGORIES, LexiconError
 from counsel_bot.screening.normalize import CLAUSE_BREAK, normalize
 from counsel_bot.screening.translit import Transliterator, skeleton
@@ -181,7 +182,7 @@ def parse_language_concepts(data: Mapping[str, Any], language: str, path: Path
 def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
     """The shared rules file: entries, escalations, negative and damping concepts."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml_text.load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise LexiconError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except yaml.YAMLError as exc:

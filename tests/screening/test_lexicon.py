@@ -138,3 +138,18 @@ def test_shipped_lexicons(lang: str) -> None:
     assert lexicons[0].negations and lexicons[0].idioms
     if lang == "ar":
         assert [lex.id for lex in lexicons] == ["ar", "ar/latin"]
+
+
+def test_every_shipped_pattern_compiles() -> None:
+    """Patterns compile when first tried (start-up stays fast), so a broken one would
+    only show on the message that needs it: here every shipped one is compiled."""
+    from counsel_bot.config.resources import packaged_locales
+    from counsel_bot.screening.lexicon import load_lexicon
+
+    count = 0
+    for path in sorted(packaged_locales().glob("*/distress.yaml")):
+        for lexicon in load_lexicon(path, path.parent.name):
+            for entry in lexicon.entries:
+                assert entry.pattern.regex.pattern == entry.pattern.full
+                count += 1
+    assert count > 500
