@@ -1,0 +1,157 @@
+"""A real PostgreSQL server for the tests, and a fresh database for each test.
+
+- ``COUNSEL_TEST_PG_URL`` set (CI, or a developer's own server): that server is used; its
+  role must be allowed to CREATE DATABASE.
+- Unset: a throwaway cluster is made with Debian's ``initdb`` + ``pg_ctl`` in a temp folder,
+  listening on 127.0.0.1 on a free port (with fsync off: it is thrown away), once per test
+  process (per xdist worker), and stopped at the end. PostgreSQL refuses to run as root, so
+  as root the cluster runs as the ``postgres`` user (``runuser``), which Debian's package creates.
+- Neither possible (no binaries): the PostgreSQL tests are skipped, saying why.
+
+Each test gets its own database (``CREATE DATABASE``), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ENV_URL = "COUNSEL_TEST_PG_URL"
+ENV_BIN = "COUNSEL_TEST_PG_BIN"  # a folder with initdb and pg_ctl, if not Debian's
+
+
+def find_bin_dir() -> Path | None:
+    """The folder of initdb/pg_ctl: $COUNSEL_TEST_PG_BIN, Debian's newest, or on PATH."""
+    if os.environ.get(ENV_BIN):
+        return Path(os.environ[ENV_BIN])
+    debian = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
+                    key=lambda p: int(Path(p).parent.parent.name))
+    if debian:
+        return Path(debian[-1]).parent
+    found = shutil.which("initdb")
+    return Path(found).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ThrowawayCluster:
+    """initdb + pg_ctl in a temp folder; `url` is the superuser's URL on 127.0.0.1."""
+
+    def __init__(self, bin_dir: Path) -> None:
+        self.bin = bin_dir
+        self.root = Path(tempfile.mkdtemp(prefix="counsel-pg-"))
+        self.data = self.root / "data"
+        self.port = 0
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            try:
+                pw = pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError("running as root and there is no 'postgres' user to run "
+                                   "the test cluster as") from None
+            os.chown(self.root, pw.pw_uid, pw.pw_gid)
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self.as_user, *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> str:
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                  "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync")
+        for _ in range(5):  # the port may be taken between choosing and binding it
+            self.port = _free_port()
+            opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
+                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+                    "-c max_connections=300 -c shared_buffers=32MB")
+            try:
+                self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts, "-w",
+                          "-t", "60", "-l", str(self.root / "server.log"), "start")
+                break
+            except subprocess.CalledProcessError:
+                continue
+        else:
+            raise RuntimeError(f"the test cluster did not start: see {self.root}/server.log")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def stop(self) -> None:
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
+            self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w",
+                      "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def with_dbname(url: str, name: str) -> str:
+    """``url`` pointing at database ``name``."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    info = conninfo_to_dict(url)
+    info["dbname"] = name
+    return make_conninfo(**info)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """The URL of a server where the tests may create databases (see module docstring)."""
+    url = os.environ.get(ENV_URL)
+    if url:
+        yield url
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None or not (bin_dir / "initdb").exists():
+        pytest.skip(f"PostgreSQL tests skipped: no initdb found (install Debian's postgresql, "
+                    f"or set {ENV_URL} to a server, or {ENV_BIN} to its binaries)")
+    cluster = ThrowawayCluster(bin_dir)
+    try:
+        url = cluster.start()
+    except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
+        cluster.stop()
+        pytest.skip(f"PostgreSQL tests skipped: the throwaway cluster did not start ({exc})")
+    try:
+        yield url
+    finally:
+        cluster.stop()
+
+
+def create_database(server: str) -> str:
+    """A new empty database on ``server``; returns its URL."""
+    import psycopg
+
+    name = f"counsel_test_{secrets.token_hex(6)}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    return with_dbname(server, name)
+
+
+def drop_database(server: str, url: str) -> None:
+    """Drop the database of ``url`` (closing any connection left open)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = conninfo_to_dict(url)["dbname"]
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """A fresh database for this test alone."""
+    url = create_database(pg_server)
+    try:
+        yield url
+    finally:
+        drop_database(pg_server, url)
