@@ -96,12 +96,13 @@ class ThrowawayCluster:
 
 
 def with_dbname(url: str, name: str) -> str:
-    """``url`` pointing at database ``name``."""
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    """``url`` (a postgresql:// URL) pointing at database ``name``."""
+    from urllib.parse import urlsplit, urlunsplit
 
-    info = conninfo_to_dict(url)
-    info["dbname"] = name
-    return make_conninfo(**info)
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise ValueError(f"{ENV_URL} must be a postgresql:// URL")
+    return urlunsplit(parts._replace(path=f"/{name}"))
 
 
 @pytest.fixture(scope="session")
@@ -143,6 +144,7 @@ def drop_database(server: str, url: str) -> None:
     from psycopg.conninfo import conninfo_to_dict
 
     name = conninfo_to_dict(url)["dbname"]
+    assert name.startswith("counsel_test_"), name
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

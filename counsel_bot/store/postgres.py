@@ -83,11 +83,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
 LATEST = MIGRATIONS[-1][0]
 
 
-def is_database_url(value: str | None) -> bool:
-    """True for a ``postgresql://`` (or ``postgres://``) URL."""
-    return bool(value) and str(value).startswith(("postgresql://", "postgres://"))
-
-
 def redact(url: str) -> str:
     """The URL without its password, for messages."""
     try:
