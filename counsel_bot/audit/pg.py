@@ -84,9 +84,14 @@ class PgAuditLog:
                          (self._seal_head(entry.seq, entry.hash), _HEAD))
         return entry
 
-    def import_sealed(self, items: Iterator[tuple[int, bytes]]) -> int:
-        """Copy sealed entries into an EMPTY chain (``store migrate``); returns how many."""
-        with self._pool.connection() as conn, conn.transaction():
+    def import_sealed(self, items: Iterator[tuple[int, bytes]],
+                      conn: psycopg.Connection[Any] | None = None) -> int:
+        """Copy sealed entries into an EMPTY chain (``store migrate``); returns how many.
+        With ``conn``, inside the caller's transaction (which commits or rolls back)."""
+        if conn is None:
+            with self._pool.connection() as own, own.transaction():
+                return self.import_sealed(items, own)
+        with conn.transaction():  # a savepoint inside the caller's transaction
             seq, prev = self._locked_head(conn)
             if seq:
                 raise AuditError("the audit chain is not empty: refusing to import into it")
