@@ -79,6 +79,27 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             blob bytea NOT NULL
         );
     """),
+    (3, "leased queues (pg_shared.py)", """
+        CREATE TABLE counsel_queue (
+            id bigserial PRIMARY KEY,
+            queue text NOT NULL,
+            uid text NOT NULL,
+            chat text,
+            key text,
+            due timestamptz NOT NULL DEFAULT now(),
+            payload bytea NOT NULL,
+            lease_until timestamptz,
+            owner text,
+            token bigint NOT NULL DEFAULT 0,
+            attempts integer NOT NULL DEFAULT 0,
+            done_at timestamptz,
+            UNIQUE (queue, key)
+        );
+        CREATE INDEX counsel_queue_ready ON counsel_queue (queue, due, id)
+            WHERE done_at IS NULL;
+        CREATE INDEX counsel_queue_chat ON counsel_queue (queue, chat, id)
+            WHERE done_at IS NULL;
+    """),
 ]
 LATEST = MIGRATIONS[-1][0]
 
