@@ -52,8 +52,9 @@ def _free_port() -> int:
 class ThrowawayCluster:
     """initdb + pg_ctl in a temp folder; `url` is the superuser's URL on 127.0.0.1."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, *, durable: bool = False) -> None:
         self.bin = bin_dir
+        self.durable = durable  # fsync on (benchmarks); the tests run with it off
         self.root = Path(tempfile.mkdtemp(prefix="counsel-pg-"))
         self.data = self.root / "data"
         self.port = 0
@@ -75,9 +76,10 @@ class ThrowawayCluster:
                   "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync")
         for _ in range(5):  # the port may be taken between choosing and binding it
             self.port = _free_port()
-            opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} "
-                    "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                    "-c max_connections=300 -c shared_buffers=32MB")
+            speed = ("" if self.durable else
+                     "-c fsync=off -c synchronous_commit=off -c full_page_writes=off ")
+            opts = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root} {speed}"
+                    "-c max_connections=300 -c shared_buffers=128MB")
             try:
                 self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", opts, "-w",
                           "-t", "60", "-l", str(self.root / "server.log"), "start")
