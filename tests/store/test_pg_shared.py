@@ -159,3 +159,18 @@ def test_the_leader_lock_passes_on_when_the_leader_is_killed(pg_url: str, key: b
     mine.release()
     for proc in (leader, follower):
         proc.stdout.close()
+
+
+def test_a_claim_skips_a_row_another_claim_is_locking(pg_store, pg_url: str) -> None:
+    q = PgQueue(pg_store, "out")
+    first, second = q.put({"n": 1}), q.put({"n": 2})
+    got: list[list[int]] = []
+    with psycopg.connect(pg_url) as other:  # another instance, mid-claim on the first row
+        other.execute("SELECT id FROM counsel_queue WHERE id = %s FOR UPDATE", (first,))
+        thread = threading.Thread(target=lambda: got.append([c.id for c in q.claim(1)]))
+        thread.start()
+        thread.join(3)
+        waited = thread.is_alive()
+    thread.join()
+    assert not waited, "the claim waited for the other instance's row lock"
+    assert got == [[second]]
