@@ -151,6 +151,27 @@ def drop_database(server: str, url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def all_rows(url: str) -> dict[str, list[bytes]]:
+    """Every row of every table of the database: its non-bytea columns as text, and each
+    bytea value raw (as text, bytea would be hex, where digits could match by chance)."""
+    import psycopg
+
+    out: dict[str, list[bytes]] = {}
+    with psycopg.connect(url) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        for table in tables:
+            cols = conn.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                "WHERE table_name = %s", (table,)).fetchall()
+            plain = ", ".join(f'"{c}"' for c, kind in cols if kind != "bytea")
+            out[table] = [r[0].encode("utf-8") for r in conn.execute(
+                f'SELECT ROW({plain})::text FROM "{table}"')] if plain else []
+            for col in (c for c, kind in cols if kind == "bytea"):
+                out[table] += [bytes(r[0]) for r in conn.execute(
+                    f'SELECT "{col}" FROM "{table}" WHERE "{col}" IS NOT NULL')]
+    return out
+
+
 @pytest.fixture
 def pg_url(pg_server: str) -> Iterator[str]:
     """A fresh database for this test alone."""

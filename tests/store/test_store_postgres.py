@@ -24,27 +24,9 @@ from counsel_bot.store import (
 from counsel_bot.store.crypto import ShardCipher
 from counsel_bot.store.keys import encode_key
 from counsel_bot.store.postgres import LATEST, MIGRATIONS, PostgresStore
+from tests.pg_server import all_rows
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
-
-
-def _everything(url: str) -> dict[str, list[bytes]]:
-    """Every row of every table of the database, as the bytes of its text form."""
-    out: dict[str, list[bytes]] = {}
-    with psycopg.connect(url) as conn:
-        tables = [r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-        for table in tables:
-            rows = conn.execute(f'SELECT t::text FROM "{table}" t').fetchall()
-            out[table] = [r[0].encode("utf-8") for r in rows]
-            # bytea is shown as hex in text form: look in the raw bytes too
-            cols = [r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = %s "
-                "AND data_type = 'bytea'", (table,))]
-            for col in cols:
-                out[table] += [bytes(r[0]) for r in conn.execute(
-                    f'SELECT "{col}" FROM "{table}" WHERE "{col}" IS NOT NULL')]
-    return out
 
 
 def _rows(url: str) -> dict[str, bytes]:
@@ -67,7 +49,7 @@ def test_no_plaintext_in_the_database(pg_url: str, key: bytes) -> None:
     needles = set().union(*(_forms(s) for s in [*SECRETS, *SHARD_KEYS]))
     needles |= {key, encode_key(key).encode()}
     needles -= {b"K7F3", b"k7f3"}  # the audit names cases by id, as the file log does (sealed)
-    found = _everything(pg_url)
+    found = all_rows(pg_url)
     assert found["counsel_shards"] and found["counsel_quarantine"] and found["counsel_audit"]
     for table, rows in found.items():
         for row in rows:
@@ -82,7 +64,7 @@ def test_the_case_id_is_sealed_in_the_audit_chain(pg_url: str, key: bytes) -> No
     PgAuditLog(store.pool, store.cipher).record("caseworker:7", "case_viewed", why="casework",
                                                 details={"case_id": "K7F3"}, at=AT)
     store.close()
-    for rows in _everything(pg_url).values():
+    for rows in all_rows(pg_url).values():
         assert not any(b"K7F3" in row for row in rows)
 
 
@@ -115,13 +97,13 @@ def test_wrong_key_is_refused_and_changes_nothing(pg_url: str, key: bytes) -> No
         with store.transaction(f"case:{i}") as db:
             db.insert({"i": i})
     store.close()
-    before = _everything(pg_url)
+    before = all_rows(pg_url)
     wrong = bytes(32)
     with pytest.raises(WrongKeyError) as err:
         open_store(pg_url, wrong)
     assert "postgresql://127.0.0.1" in str(err.value)
     assert encode_key(wrong) not in str(err.value)
-    assert _everything(pg_url) == before
+    assert all_rows(pg_url) == before
 
 
 def test_missing_key_for_an_initialised_database(pg_url: str, key: bytes, monkeypatch,
