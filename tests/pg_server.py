@@ -6,7 +6,8 @@
   listening on 127.0.0.1 on a free port (with fsync off: it is thrown away), once per test
   process (per xdist worker), and stopped at the end. PostgreSQL refuses to run as root, so
   as root the cluster runs as the ``postgres`` user (``runuser``), which Debian's package creates.
-- Neither possible (no binaries): the PostgreSQL tests are skipped, saying why.
+- Neither possible (no binaries): the PostgreSQL tests are skipped, saying why; with
+  ``COUNSEL_TEST_REQUIRE_PG=1`` (CI) they fail instead.
 
 Each test gets its own database (``CREATE DATABASE``), dropped afterwards.
 """
@@ -29,6 +30,13 @@ import pytest
 
 ENV_URL = "COUNSEL_TEST_PG_URL"
 ENV_BIN = "COUNSEL_TEST_PG_BIN"  # a folder with initdb and pg_ctl, if not Debian's
+ENV_REQUIRE = "COUNSEL_TEST_REQUIRE_PG"  # set in CI: no server is a failure, not a skip
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get(ENV_REQUIRE):
+        pytest.fail(f"{reason} (and {ENV_REQUIRE} is set)", pytrace=False)
+    pytest.skip(reason)
 
 
 def find_bin_dir() -> Path | None:
@@ -116,14 +124,14 @@ def pg_server() -> Iterator[str]:
         return
     bin_dir = find_bin_dir()
     if bin_dir is None or not (bin_dir / "initdb").exists():
-        pytest.skip(f"PostgreSQL tests skipped: no initdb found (install Debian's postgresql, "
+        _unavailable(f"PostgreSQL tests skipped: no initdb found (install Debian's postgresql, "
                     f"or set {ENV_URL} to a server, or {ENV_BIN} to its binaries)")
     cluster = ThrowawayCluster(bin_dir)
     try:
         url = cluster.start()
     except (RuntimeError, subprocess.SubprocessError, OSError) as exc:
         cluster.stop()
-        pytest.skip(f"PostgreSQL tests skipped: the throwaway cluster did not start ({exc})")
+        _unavailable(f"PostgreSQL tests skipped: the throwaway cluster did not start ({exc})")
     try:
         yield url
     finally:
