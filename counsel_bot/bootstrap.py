@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from counsel_bot.audit import AuditLog
+from counsel_bot.audit import AuditLog, AuditTrail
 from counsel_bot.cases.signin import SignInLinks
 from counsel_bot.config.deployment import load_deployment
 from counsel_bot.config.settings import Settings
@@ -113,19 +113,34 @@ class App:
     store: Store
     conversations: ConversationService
     key: bytes
-    audit: AuditLog
+    audit: AuditTrail
 
     def close(self) -> None:
         self.store.close()
+
+
+def open_store_and_audit(settings: Settings) -> tuple[Store, AuditTrail, bytes]:
+    """The configured store and its audit log, and the key: PostgreSQL (store rows and audit
+    chain in the database) when ``COUNSEL_BOT_DATABASE_URL`` is set, else the data folder."""
+    url = settings.database_url
+    if url:
+        from counsel_bot.audit.pg import PgAuditLog
+        from counsel_bot.store.postgres import PostgresStore, database_initialised, redact
+
+        key = load_or_create_key(settings.data_dir, database=redact(url),
+                                 initialised=database_initialised(url))
+        pg = PostgresStore(url, key, key_source=describe_key_lookup())
+        return pg, PgAuditLog(pg.pool, pg.cipher), key
+    key = load_or_create_key(settings.data_dir)
+    store = TinyDBStore(settings.data_dir, key, key_source=describe_key_lookup())
+    return store, AuditLog(settings.data_dir, ShardCipher(key)), key
 
 
 def build_app(settings: Settings, *, screening: bool = True,
               context: EngineContext | None = None) -> App:
     """The store, the audit log and the conversations; `context` reuses loaded content."""
     context = context or load_context(settings, screening=screening)
-    key = load_or_create_key(settings.data_dir)
-    store = TinyDBStore(settings.data_dir, key, key_source=describe_key_lookup())
-    audit = AuditLog(settings.data_dir, ShardCipher(key))
+    store, audit, key = open_store_and_audit(settings)
     return App(settings, context, store, ConversationService(store, context, audit=audit), key,
                audit)
 

@@ -12,6 +12,8 @@ import pytest
 from counsel_bot.bootstrap import load_context
 from counsel_bot.config.settings import Settings
 from counsel_bot.engine.context import EngineContext
+from counsel_bot.store import Store, is_database_url, open_store
+from tests.pg_server import pg_server, pg_url  # noqa: F401  (fixtures for every suite)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -81,3 +83,34 @@ def key_b64(key: bytes) -> str:
 @pytest.fixture
 def project_root() -> Path:
     return PROJECT_ROOT
+
+
+STORE_BACKENDS = ("tinydb", "postgresql")
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def store_backend(request: pytest.FixtureRequest) -> str:
+    """The store backend under test: each test that takes it runs on both."""
+    return str(request.param)
+
+
+@pytest.fixture
+def store_target(store_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the store under test lives: a fresh data folder, or a fresh PostgreSQL database
+    (on the test server, see tests/pg_server.py)."""
+    if store_backend == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "data")
+
+
+def open_test_store(target: str, key: bytes) -> Store:
+    """The store at ``target`` (a folder or a database URL) with ``key``."""
+    return open_store(target if is_database_url(target) else Path(target), key)
+
+
+def settings_for(target: str, tmp_path: Path) -> Settings:
+    """Settings that put the store at ``target`` (journals stay in the data folder)."""
+    env = {"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")}
+    if is_database_url(target):
+        env["COUNSEL_BOT_DATABASE_URL"] = target
+    return Settings.from_env(env)

@@ -8,8 +8,9 @@ from counsel_bot.audit.log import (
     AuditEntry,
     AuditError,
     AuditLog,
+    AuditTrail,
     VerifyResult,
 )
 
-__all__ = ["DETAIL_KEYS", "EVENTS", "REASONS", "AuditEntry", "AuditError", "AuditLog",
+__all__ = ["DETAIL_KEYS", "EVENTS", "REASONS", "AuditEntry", "AuditError", "AuditLog", "AuditTrail",
            "VerifyResult", "run_verify"]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from counsel_bot.audit.log import AuditLog
+from counsel_bot.audit.log import AuditTrail
 
 
-def run_verify(log: AuditLog, out: TextIO, anchor: str | None = None) -> int:
+def run_verify(log: AuditTrail, out: TextIO, anchor: str | None = None) -> int:
     """Verify the chain (and an optional anchor), print the outcome; 0 if intact, else 1."""
     result = log.verify(anchor)
     if result.ok:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from counsel_bot.store.crypto import DecryptionFailed, ShardCipher
 from counsel_bot.store.files import private_dir
@@ -191,6 +191,68 @@ def _is_torn(fh: IO[bytes], pos: int, limit: int) -> bool:
     return _MIN_BLOB <= length <= _MAX_BLOB and pos + _FRAME.size + length > limit
 
 
+class AuditTrail(Protocol):
+    """What the runtime and the CLI use of an audit log: the file log below, or the chain in
+    PostgreSQL (audit/pg.py) with the PostgreSQL store."""
+
+    def record(self, actor: str, event: str, *, why: str,
+               details: dict[str, str | int | bool | None] | None = None,
+               at: datetime | None = None) -> AuditEntry: ...
+
+    def entries(self) -> Iterator[AuditEntry]: ...
+
+    def verify(self, anchor: str | None = None) -> VerifyResult: ...
+
+    def sealed(self) -> Iterator[tuple[int, bytes]]: ...
+
+    def import_sealed(self, items: Iterator[tuple[int, bytes]]) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def open_entry(cipher: ShardCipher, seq: int, blob: bytes) -> AuditEntry:
+    """Decrypt and check the sealed entry ``seq`` (raises AuditError); the same sealing in
+    the file log and in PostgreSQL."""
+    try:
+        data = json.loads(cipher.decrypt(blob, _aad(seq)))
+        entry = AuditEntry(**{k: data[k] for k in _KEYS})
+    except DecryptionFailed:
+        raise AuditError(f"entry {seq} fails authentication "
+                         "(edited, moved, or another key)") from None
+    except (ValueError, KeyError, TypeError):
+        raise AuditError(f"entry {seq} is malformed") from None
+    body = {k: data[k] for k in _KEYS[:6]}
+    if entry.seq != seq or _entry_hash(entry.prev, body) != entry.hash:
+        raise AuditError(f"entry {seq}'s hash does not match its content")
+    if set(data) != set(_KEYS):
+        raise AuditError(f"entry {seq} is malformed")
+    return entry
+
+
+def seal_entry(cipher: ShardCipher, prev: str, body: dict[str, Any]) -> tuple[AuditEntry, bytes]:
+    """The entry that follows ``prev`` with ``body`` (seq, at, actor, event, why, details),
+    and its sealed form."""
+    digest = _entry_hash(prev, body)
+    plain = _canonical({**body, "prev": prev, "hash": digest})
+    entry = AuditEntry(body["seq"], body["at"], body["actor"], body["event"], body["why"],
+                       body["details"], prev, digest)
+    return entry, cipher.encrypt(plain, _aad(body["seq"]))
+
+
+def entry_body(seq: int, actor: str, event: str, why: str,
+               details: dict[str, str | int | bool | None] | None,
+               at: datetime | None) -> dict[str, Any]:
+    """A new entry's fields, checked (ValueError for anything the log does not accept)."""
+    details = dict(details or {})
+    _validate(actor, event, why, details)
+    when = at or datetime.now(UTC)
+    if when.tzinfo is None:
+        raise ValueError("audit time must be timezone-aware")
+    stamp = when.astimezone(UTC).isoformat(timespec="milliseconds")
+    return {"seq": seq, "at": stamp, "actor": actor, "event": event, "why": why,
+            "details": details}
+
+
 class AuditLog:
     """The audit log in ``data_dir/audit/``; safe to use from several processes at once."""
 
@@ -305,20 +367,7 @@ class AuditLog:
     # -- reading ---------------------------------------------------------------------------
     def _open(self, frame: _Frame) -> AuditEntry:
         """Decrypt and check one frame (raises AuditError)."""
-        try:
-            data = json.loads(self._cipher.decrypt(frame.blob, _aad(frame.seq)))
-            entry = AuditEntry(**{k: data[k] for k in _KEYS})
-        except DecryptionFailed:
-            raise AuditError(f"entry {frame.seq} fails authentication "
-                             "(edited, moved, or another key)") from None
-        except (ValueError, KeyError, TypeError):
-            raise AuditError(f"entry {frame.seq} is malformed") from None
-        body = {k: data[k] for k in _KEYS[:6]}
-        if entry.seq != frame.seq or _entry_hash(entry.prev, body) != entry.hash:
-            raise AuditError(f"entry {frame.seq}'s hash does not match its content")
-        if set(data) != set(_KEYS):
-            raise AuditError(f"entry {frame.seq} is malformed")
-        return entry
+        return open_entry(self._cipher, frame.seq, frame.blob)
 
     def entries(self) -> Iterator[AuditEntry]:
         """Every complete entry in order (decrypted, each checked on its own; see `verify`)."""
@@ -326,6 +375,31 @@ class AuditLog:
             size = os.fstat(fh.fileno()).st_size
             for frame in _frames(fh, 0, size):
                 yield self._open(frame)
+
+    def sealed(self) -> Iterator[tuple[int, bytes]]:
+        """Every complete entry as (seq, sealed blob), unopened (``store migrate`` copies
+        them as they are; verify the log before and after)."""
+        with open(self.path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            for frame in _frames(fh, 0, size):
+                yield frame.seq, frame.blob
+
+    def import_sealed(self, items: Iterator[tuple[int, bytes]]) -> int:
+        """Append sealed entries (from another log with the same key) to an EMPTY log, and
+        set the head to the last; returns how many. Each entry is opened and chained first."""
+        with self._locked(fcntl.LOCK_EX):
+            head = self._sync()
+            if head.seq:
+                raise AuditError("the audit log is not empty: refusing to import into it")
+            for seq, blob in items:
+                entry = open_entry(self._cipher, seq, blob)
+                if seq != head.seq + 1 or entry.prev != head.hash:
+                    raise AuditError(f"entry {seq} does not chain to entry {head.seq}")
+                frame = _FRAME.pack(seq, len(blob)) + blob
+                self._append(frame)
+                head = _Head(seq, entry.hash, head.end + len(frame), head.end)
+            self._write_head(head)
+        return head.seq
 
     def verify(self, anchor: str | None = None) -> VerifyResult:
         """Check the whole chain, and the head file (and ``anchor``, if given) against its end.

@@ -218,15 +218,14 @@ def _screen_train(args: argparse.Namespace, settings: Settings) -> int:
         taught_examples,
         train,
     )
-    from counsel_bot.store import TinyDBStore, load_or_create_key
-
     before = _screener(settings)
     if before.semantic is None:
         print("counsel-bot screen train: no semantic layer can run here (see the log); "
               "set COUNSEL_BOT_EMBEDDINGS", file=sys.stderr)
         return 2
-    key = load_or_create_key(settings.data_dir)
-    store = TinyDBStore(settings.data_dir, key)
+    from counsel_bot.bootstrap import open_store_and_audit
+
+    store, _, key = open_store_and_audit(settings)  # the folder's, or the database's
     try:
         taught = taught_examples(LabelledExamples(store).all())
     finally:
@@ -251,10 +250,37 @@ def _audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     from counsel_bot.store import TinyDBStore, load_or_create_key
     from counsel_bot.store.crypto import ShardCipher
 
+    if settings.database_url:  # the chain is in the database, next to the store
+        from counsel_bot.bootstrap import open_store_and_audit
+
+        store, audit, _ = open_store_and_audit(settings)  # proves the key first
+        try:
+            return run_verify(audit, sys.stdout, anchor=args.anchor)
+        finally:
+            store.close()
     key = load_or_create_key(settings.data_dir)
     TinyDBStore(settings.data_dir, key).close()  # proves the key before reading anything
     return run_verify(AuditLog(settings.data_dir, ShardCipher(key)), sys.stdout,
                       anchor=args.anchor)
+
+
+def _store_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.cli.store_migrate import MigrateError, from_database, to_database
+    from counsel_bot.store import is_database_url
+
+    url = args.to or args.from_
+    if not is_database_url(url):
+        print("counsel-bot store migrate: --to/--from take a postgresql:// URL", file=sys.stderr)
+        return 2
+    try:
+        if args.to:
+            to_database(settings.data_dir, url, sys.stdout)
+        else:
+            from_database(url, settings.data_dir, sys.stdout)
+    except MigrateError as exc:
+        print(f"counsel-bot store migrate: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _doctor(args: argparse.Namespace, settings: Settings) -> int:
@@ -323,6 +349,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit.add_parser("verify", help="report the first altered or removed entry")
     verify.add_argument("--anchor", help='a "seq:hash" printed by an earlier verify')
     verify.set_defaults(run=_audit_verify)
+
+    store = commands.add_parser("store", help="the data store").add_subparsers(
+        dest="what", required=True)
+    migrate = store.add_parser(
+        "migrate", help="copy the store and the audit chain between the data folder "
+        "(COUNSEL_BOT_DATA_DIR) and an empty PostgreSQL database, or back; verified")
+    direction = migrate.add_mutually_exclusive_group(required=True)
+    direction.add_argument("--to", metavar="URL", help="copy the data folder into this "
+                           "(empty) postgresql:// database")
+    direction.add_argument("--from", dest="from_", metavar="URL", help="copy this "
+                           "postgresql:// database into the (empty) data folder")
+    migrate.set_defaults(run=_store_migrate)
 
     from counsel_bot.cli import doctor as doctor_help
 

@@ -15,6 +15,8 @@ class Settings:
     config_path: Path
     locales_dir: Path
     dialogs_dir: Path
+    # COUNSEL_BOT_DATABASE_URL=postgresql://...: the PostgreSQL store; None: TinyDB in data_dir
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -24,4 +26,5 @@ class Settings:
             config_path=Path(env.get("COUNSEL_BOT_CONFIG") or sample_deployment()),
             locales_dir=Path(env.get("COUNSEL_BOT_LOCALES_DIR") or packaged_locales()),
             dialogs_dir=Path(env.get("COUNSEL_BOT_DIALOGS_DIR") or packaged_dialogs()),
+            database_url=env.get("COUNSEL_BOT_DATABASE_URL") or None,
         )

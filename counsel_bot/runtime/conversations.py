@@ -23,7 +23,7 @@ from typing import Any, Protocol, TypeVar
 from tinydb import TinyDB
 from tinydb.table import Document
 
-from counsel_bot.audit import AuditLog
+from counsel_bot.audit import AuditTrail
 from counsel_bot.cases.followup import FollowUp
 from counsel_bot.cases.lifecycle import Lifecycle
 from counsel_bot.cases.model import Case
@@ -117,7 +117,7 @@ class ConversationService:
     def __init__(
         self, store: Store, context: EngineContext,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC), *,
-        audit: AuditLog | None = None,
+        audit: AuditTrail | None = None,
     ) -> None:
         self.store = store
         self.context = context

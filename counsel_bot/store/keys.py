@@ -94,8 +94,13 @@ def is_initialised(data_dir: Path) -> bool:
     return (data_dir / KEYCHECK_NAME).exists()
 
 
-def load_or_create_key(data_dir: Path) -> bytes:
-    """Resolve the master key for ``data_dir`` (see module docstring)."""
+def load_or_create_key(data_dir: Path, *, database: str | None = None,
+                       initialised: bool | None = None) -> bytes:
+    """Resolve the master key for ``data_dir`` (see module docstring).
+
+    With the PostgreSQL store, ``database`` names it (for messages) and ``initialised`` says
+    whether it already holds a key check: then a missing key is an error, as for a folder.
+    """
     env = os.environ.get(ENV_KEY)
     if env:
         return decode_key(env, f"the environment variable {ENV_KEY}")
@@ -105,9 +110,12 @@ def load_or_create_key(data_dir: Path) -> bytes:
         return _read_key_file(path)
     except FileNotFoundError:
         pass
-    if is_initialised(data_dir):
+    if initialised is None:
+        initialised = is_initialised(data_dir)
+    if initialised:
         raise MissingKeyError(
-            f"The data folder {data_dir} is encrypted but no key was found: "
+            f"The {f'database {database}' if database else f'data folder {data_dir}'} "
+            "is encrypted but no key was found: "
             f"{describe_key_lookup()}. A new key is not created, it could not read the data.",
             op="load-key",
         )

@@ -150,6 +150,11 @@ class TinyDBStore(ShardStoreBase[_Handle]):
         self._swept: set[str] = set()  # shards whose leftover temp files were removed
         self._open_data_dir()
 
+    @property
+    def cipher(self) -> ShardCipher:
+        """The cipher of this store's key (the audit log and journals use it too)."""
+        return self._cipher
+
     # -- data folder -------------------------------------------------------------------
     def _open_data_dir(self) -> None:
         keycheck = self.data_dir / KEYCHECK_NAME
@@ -328,6 +333,30 @@ class TinyDBStore(ShardStoreBase[_Handle]):
             return self.set_aside_file(handle.data)
         finally:
             self._release(handle)
+
+    def read_sealed(self, path: str) -> tuple[str, bytes]:
+        """A shard file as (file id, sealed blob), unopened (``store migrate``)."""
+        with open(path, "rb") as fh:
+            return Path(path).stem, fh.read()
+
+    def put_sealed(self, file_id: str, blob: bytes) -> None:
+        """Write a sealed shard (from another store with the same key) as a new file,
+        atomically; refuses one that does not open under its id, or an existing file."""
+        if open_shard_blob(self._cipher, blob, file_id) is None:
+            raise CorruptShardError("A copied shard does not open with this key",
+                                    shard=file_id, op="import")
+        leaf = f"{self._shards}/{file_id[:2]}/{file_id[2:4]}"
+        self._ensure_dir(leaf)
+        tmp = f"{leaf}/{file_id}{_TMP_MARK}{secrets.token_hex(4)}"
+        self._write_file(tmp, blob)
+        try:
+            os.link(tmp, f"{leaf}/{file_id}.db")  # create-if-absent, whole or not at all
+        except FileExistsError:
+            raise StoreError("The shard already exists in the target", shard=file_id,
+                             op="import") from None
+        finally:
+            os.unlink(tmp)
+        self._fsync_dir(leaf)
 
     def exists(self, key: str) -> bool:
         """True if the shard file exists (written and not erased)."""

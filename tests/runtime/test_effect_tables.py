@@ -16,7 +16,7 @@ from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.records import EffectCodec
 from counsel_bot.runtime.scheduler import Scheduler
 from counsel_bot.store.crypto import ShardCipher
-from tests.conftest import shipped_context
+from tests.conftest import settings_for, shipped_context
 
 
 class _NoChats:
@@ -30,7 +30,8 @@ class _NoChats:
 
 
 @pytest.fixture
-def wired(settings):
+def wired(tmp_path, store_target):
+    settings = settings_for(store_target, tmp_path)
     app = build_app(settings, context=shipped_context())
     scheduler = Scheduler(Journal(settings.data_dir / "s.journal", ShardCipher(app.key)))
     care = Care(Casework(app.conversations, scheduler, _NoChats()))

@@ -58,10 +58,11 @@ def _sent(world: World, timezone: str, kind: type) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize(("timezone", "session_at", "day_before", "hour_before"), REMINDERS)
-async def test_session_reminders_are_sent_outside_quiet_hours(tmp_path, timezone, session_at,
+async def test_session_reminders_are_sent_outside_quiet_hours(tmp_path, store_target, timezone,
+                                                               session_at,
                                                                day_before, hour_before):
     starts = parse_local(session_at, timezone)
-    world = build_world(tmp_path, starts - 5 * DAY)
+    world = build_world(tmp_path, store_at=store_target, now=starts - 5 * DAY)
     case = world.joined_case(timezone)
     _, session = world.registry.schedule_session(case.case_id, session_at, place="The office")
     await world.casework.session_changed(session.session_id, "scheduled")
@@ -78,9 +79,10 @@ async def test_session_reminders_are_sent_outside_quiet_hours(tmp_path, timezone
     ("Pacific/Kiritimati", "2026-12-02 07:30", "2026-12-02 06:00"),
     ("Pacific/Pago_Pago", "2026-12-02 07:30", "2026-12-02 06:00"),
 ])
-async def test_a_reminder_that_only_fits_in_the_night_is_not_sent(tmp_path, timezone,
+async def test_a_reminder_that_only_fits_in_the_night_is_not_sent(tmp_path, store_target,
+                                                                  timezone,
                                                                   session_at, now):
-    world = build_world(tmp_path, parse_local(now, timezone) - DAY)
+    world = build_world(tmp_path, store_at=store_target, now=parse_local(now, timezone) - DAY)
     case = world.joined_case(timezone)
     world.clock.now = parse_local(now, timezone)
     _, session = world.registry.schedule_session(case.case_id, session_at, place="The office")
@@ -118,9 +120,11 @@ def _noon(day: str, timezone: str) -> datetime:
 
 @pytest.mark.parametrize(("timezone", "hour", "quiet", "day", "sent_at"), CHECKINS,
                          ids=lambda v: f"quiet{v[0]}-{v[1]}" if isinstance(v, tuple) else None)
-async def test_checkins_are_sent_outside_quiet_hours(tmp_path, timezone, hour, quiet, day,
+async def test_checkins_are_sent_outside_quiet_hours(tmp_path, store_target, timezone, hour, quiet,
+                                                     day,
                                                      sent_at):
-    world = build_world(tmp_path, _noon(day, timezone) - 10 * DAY, checkin_hour=hour,
+    world = build_world(tmp_path, store_at=store_target, now=_noon(day, timezone) - 10 * DAY,
+                        checkin_hour=hour,
                         quiet_hours=quiet, checkin_days=(3,), checkin_monthly=False)
     arrival = date.fromisoformat(day) - timedelta(days=3)
     case = world.joined_case(timezone, arrival=arrival.isoformat())
@@ -133,9 +137,10 @@ async def test_checkins_are_sent_outside_quiet_hours(tmp_path, timezone, hour, q
 
 
 
-def _checkin_world(tmp_path, timezone: str, hour: int, arrival: str, *, monthly: bool
-                   ) -> tuple[World, str]:
-    world = build_world(tmp_path, _noon(arrival, timezone) - 2 * DAY, checkin_hour=hour,
+def _checkin_world(tmp_path, store_target, timezone: str, hour: int, arrival: str, *,
+                   monthly: bool) -> tuple[World, str]:
+    world = build_world(tmp_path, store_at=store_target, now=_noon(arrival, timezone) - 2 * DAY,
+                        checkin_hour=hour,
                         checkin_days=(3,), checkin_monthly=monthly)
     case = world.joined_case(timezone, arrival=arrival)
     world.care.plan_checkins(case.case_id)
@@ -153,8 +158,8 @@ def _checkin_world(tmp_path, timezone: str, hour: int, arrival: str, *, monthly:
     ("Pacific/Kiritimati", 22, "2026-12-01", "2026-12-05 08:00", "2026-12-06 08:00"),
 ])
 async def test_the_reminder_of_an_unanswered_checkin_keeps_out_of_quiet_hours(
-        tmp_path, timezone, hour, arrival, asked, reminded):
-    world, _ = _checkin_world(tmp_path, timezone, hour, arrival, monthly=False)
+        tmp_path, store_target, timezone, hour, arrival, asked, reminded):
+    world, _ = _checkin_world(tmp_path, store_target, timezone, hour, arrival, monthly=False)
     await world.run_until(parse_local(reminded, timezone) + timedelta(hours=1))
     assert _sent(world, timezone, CheckinDue) == [(asked, "checkin"), (reminded, "reminder")]
 
@@ -168,8 +173,8 @@ async def test_the_reminder_of_an_unanswered_checkin_keeps_out_of_quiet_hours(
     ("America/Los_Angeles", 8, ["2026-09-10 08:00", "2026-10-10 08:00", "2026-11-09 08:00"]),
 ])
 async def test_monthly_checkins_keep_the_checkin_hour_across_clock_changes(
-        tmp_path, timezone, hour, asked):
-    world, _ = _checkin_world(tmp_path, timezone, hour, "2026-09-07", monthly=True)
+        tmp_path, store_target, timezone, hour, asked):
+    world, _ = _checkin_world(tmp_path, store_target, timezone, hour, "2026-09-07", monthly=True)
     await world.run_until(parse_local(asked[-1], timezone) + timedelta(hours=1))
     questions = [at for at, kind in _sent(world, timezone, CheckinDue) if kind == "checkin"]
     assert questions == asked

@@ -19,9 +19,8 @@ from counsel_bot.runtime.casework import Casework
 from counsel_bot.runtime.conversations import ConversationService
 from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.scheduler import Scheduler
-from counsel_bot.store import TinyDBStore
 from counsel_bot.store.crypto import ShardCipher
-from tests.conftest import shipped_context
+from tests.conftest import open_test_store, shipped_context
 
 WORKER = 100
 CHAT = "telegram:4242"
@@ -65,7 +64,7 @@ class SteppingChats:
 @dataclass
 class World:
     key: bytes
-    data_dir: Path
+    store_at: str  # a data folder or a database URL
     clock: Clock
     conversations: ConversationService
     scheduler: Scheduler
@@ -105,21 +104,23 @@ class World:
         self.clock.now = max(self.clock.now, end)
 
 
-def build_world(tmp_path: Path, now: datetime, **deployment: Any) -> World:
-    """The runtime's parts as bootstrap wires them, minus the Telegram door."""
+def build_world(tmp_path: Path, now: datetime, store_at: str | None = None,
+                **deployment: Any) -> World:
+    """The runtime's parts as bootstrap wires them, minus the Telegram door; the store at
+    `store_at` (a folder or a PostgreSQL URL, see the `store_target` fixture)."""
     context = shipped_context()
     if deployment:
         context = replace(context, deployment=replace(context.deployment, **deployment))
     key = os.urandom(32)
     clock = Clock(now)
-    conversations = ConversationService(TinyDBStore(tmp_path / "data", key), context,
-                                        clock=clock)
+    store = open_test_store(store_at or str(tmp_path / "data"), key)
+    conversations = ConversationService(store, context, clock=clock)
     scheduler = Scheduler(Journal(tmp_path / "schedule.journal", ShardCipher(key)), clock=clock)
     scheduler.load()
     chats = SteppingChats(conversations)
     casework = Casework(conversations, scheduler, chats)
-    return World(key, tmp_path / "data", clock, conversations, scheduler, chats, casework,
-                 Care(casework))
+    return World(key, store_at or str(tmp_path / "data"), clock, conversations, scheduler,
+                 chats, casework, Care(casework))
 
 
 def local(when: datetime, timezone: str) -> str:

@@ -1,7 +1,8 @@
 """Helper process for the store tests (run as a script, not collected).
 
-usage: _store_worker.py crash DATA_DIR SIDE_FILE
-       _store_worker.py count DATA_DIR NAME N
+usage: _store_worker.py crash TARGET SIDE_FILE
+       _store_worker.py count TARGET NAME N
+TARGET is a data folder or a PostgreSQL URL.
 The key comes from env STORE_TEST_KEY. Prints "ready" and, for "count", waits for a line
 on stdin before starting.
 """
@@ -12,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from counsel_bot.store import TinyDBStore
+from counsel_bot.store import Store, is_database_url, open_store
 from counsel_bot.store.keys import decode_key
 
 
@@ -26,7 +27,7 @@ def _increment(db, name: str) -> int:
     return n
 
 
-def crash(store: TinyDBStore, side: Path) -> None:
+def crash(store: Store, side: Path) -> None:
     """Commit increments forever; after each commit returns, record its value."""
     print("ready", flush=True)
     tmp = side.with_suffix(".tmp")
@@ -37,7 +38,7 @@ def crash(store: TinyDBStore, side: Path) -> None:
         os.replace(tmp, side)
 
 
-def count(store: TinyDBStore, name: str, n: int) -> None:
+def count(store: Store, name: str, n: int) -> None:
     """Increment the shared shard n times and write n shards of our own."""
     print("ready", flush=True)
     sys.stdin.readline()
@@ -50,8 +51,9 @@ def count(store: TinyDBStore, name: str, n: int) -> None:
 
 
 def main() -> None:
-    mode, data_dir = sys.argv[1], Path(sys.argv[2])
-    store = TinyDBStore(data_dir, decode_key(os.environ["STORE_TEST_KEY"], "test env"))
+    mode, target = sys.argv[1], sys.argv[2]
+    store = open_store(target if is_database_url(target) else Path(target),
+                       decode_key(os.environ["STORE_TEST_KEY"], "test env"))
     if mode == "crash":
         crash(store, Path(sys.argv[3]))
     else:

@@ -1,4 +1,5 @@
-"""Store semantics, run against both the TinyDB file store and the in-memory store."""
+"""Store semantics, run against the TinyDB file store, the PostgreSQL store (a real server, see
+tests/pg_server.py) and the in-memory store."""
 
 from __future__ import annotations
 
@@ -16,11 +17,17 @@ from counsel_bot.store import (
     TinyDBStore,
     open_store,
 )
+from tests.conftest import open_test_store
 
 
-@pytest.fixture(params=["tinydb", "memory"])
+@pytest.fixture(params=["tinydb", "postgresql", "memory"])
 def any_store(request: pytest.FixtureRequest, data_dir: Path, key: bytes):
-    s: Store = TinyDBStore(data_dir, key) if request.param == "tinydb" else MemoryStore()
+    if request.param == "memory":
+        s: Store = MemoryStore()
+    elif request.param == "postgresql":
+        s = open_test_store(request.getfixturevalue("pg_url"), key)
+    else:
+        s = TinyDBStore(data_dir, key)
     yield s
     s.close()
 
@@ -204,10 +211,10 @@ def test_threads_do_not_lose_increments(any_store: Store) -> None:
         assert db.table("c").all() == [{"n": 200}]
 
 
-def test_two_store_instances_in_one_process_share_locks(data_dir: Path, key: bytes) -> None:
-    a, b = TinyDBStore(data_dir, key), TinyDBStore(data_dir, key)
+def test_two_store_instances_in_one_process_share_locks(store_target: str, key: bytes) -> None:
+    a, b = open_test_store(store_target, key), open_test_store(store_target, key)
 
-    def work(s: TinyDBStore) -> None:
+    def work(s: Store) -> None:
         for _ in range(40):
             with s.transaction("case:both") as db:
                 t = db.table("c")
@@ -221,12 +228,16 @@ def test_two_store_instances_in_one_process_share_locks(data_dir: Path, key: byt
         th.join()
     with a.snapshot("case:both") as db:
         assert db.table("c").all() == [{"n": 80}]
+    a.close()
+    b.close()
 
 
-def test_reopen_reads_committed_data(data_dir: Path, key: bytes) -> None:
-    s = open_store(data_dir, key)
+def test_reopen_reads_committed_data(store_target: str, key: bytes) -> None:
+    s = open_store(store_target if "://" in store_target else Path(store_target), key)
     with s.transaction("chat:telegram:1") as db:
         db.insert({"lang": "ar"})
     s.close()
-    with open_store(data_dir, key).snapshot("chat:telegram:1") as db:
+    again = open_test_store(store_target, key)
+    with again.snapshot("chat:telegram:1") as db:
         assert db.all() == [{"lang": "ar"}]
+    again.close()

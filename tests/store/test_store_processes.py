@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from store_helpers import HELPER_DIR, subprocess_env
 
-from counsel_bot.store import TinyDBStore
 from counsel_bot.store.keys import encode_key
+from tests.conftest import open_test_store
 
 WORKER = str(HELPER_DIR / "_store_worker.py")
 
@@ -33,14 +33,14 @@ def _spawn(key: bytes, *args: str) -> subprocess.Popen[str]:
 
 @pytest.mark.slow
 def test_sigkill_at_random_instants_keeps_last_good_state(
-    data_dir: Path, key: bytes, tmp_path: Path
+    store_target: str, key: bytes, tmp_path: Path
 ) -> None:
     rng = random.Random()
     side = tmp_path / "last_committed"
-    TinyDBStore(data_dir, key).close()
+    open_test_store(store_target, key).close()
     last_seen = 0
     for _ in range(15):
-        proc = _spawn(key, "crash", str(data_dir), str(side))
+        proc = _spawn(key, "crash", store_target, str(side))
         time.sleep(rng.uniform(0.005, 0.080))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
@@ -48,7 +48,7 @@ def test_sigkill_at_random_instants_keeps_last_good_state(
         proc.stdin.close()
         reported = int(side.read_text()) if side.exists() else 0
 
-        store = TinyDBStore(data_dir, key)  # must open after any kill
+        store = open_test_store(store_target, key)  # must open after any kill
         with store.snapshot("case:crash") as db:
             docs = db.table("counter").all()
             log = db.table("log").all()
@@ -65,10 +65,10 @@ def test_sigkill_at_random_instants_keeps_last_good_state(
 
 
 @pytest.mark.slow
-def test_two_processes_lose_no_writes(data_dir: Path, key: bytes) -> None:
+def test_two_processes_lose_no_writes(store_target: str, key: bytes) -> None:
     per_process = 200
-    TinyDBStore(data_dir, key).close()
-    procs = {name: _spawn(key, "count", str(data_dir), name, str(per_process)) for name in "ab"}
+    open_test_store(store_target, key).close()
+    procs = {name: _spawn(key, "count", store_target, name, str(per_process)) for name in "ab"}
     for proc in procs.values():  # start both at once
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -77,7 +77,7 @@ def test_two_processes_lose_no_writes(data_dir: Path, key: bytes) -> None:
         assert proc.returncode == 0
         assert out.strip() == "done"
 
-    store = TinyDBStore(data_dir, key)
+    store = open_test_store(store_target, key)
     with store.snapshot("case:shared") as db:
         (doc,) = db.table("counter").all()
         log = [d["n"] for d in db.table("log").all()]

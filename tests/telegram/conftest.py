@@ -102,8 +102,12 @@ async def join(bot: LiveBot, user: int, code: str, lang: str, *, alerts: bool = 
 
 async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
                     limits: Limits = FAST_LIMITS, request_timeout: float = 15.0,
-                    clock: SimClock | None = None, step_processes: int = 0) -> LiveBot:
-    settings = Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
+                    clock: SimClock | None = None, step_processes: int = 0,
+                    database_url: str | None = None) -> LiveBot:
+    env = {"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")}
+    if database_url:  # the PostgreSQL store (and audit chain) instead of the folder's
+        env["COUNSEL_BOT_DATABASE_URL"] = database_url
+    settings = Settings.from_env(env)
     app = build_app(settings, context=shipped_context())
     if clock is not None:
         app.conversations.clock = clock

@@ -1,0 +1,219 @@
+"""Work shared by several bot instances on one PostgreSQL database: a leased queue, and a
+leader lock.
+
+`PgQueue` - one table (`counsel_queue`) holds every queue (updates to step, messages to send,
+scheduled items), told apart by name:
+
+- Claim: ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)``: instances
+  claiming at once take different rows, and never wait for each other.
+- Lease: a claimed row carries ``lease_until`` and a fencing ``token``. An instance that dies
+  stops renewing; after the lease its rows are claimed again by another. `complete` succeeds
+  only with the current token, so a late instance whose lease was taken over cannot also
+  complete the row: what it did must be in the same transaction as its `complete` (pass
+  ``conn``) to count, which makes that work exactly-once.
+- Per-chat order: a row with a ``chat`` is not claimable while an earlier row of the same chat
+  in the same queue is not done. So two items of one chat are never handled at the same time,
+  and are handled in the order they were put, across instances and across crashes. This is
+  held in the data, not in a lock, so it survives the death of whoever held the earlier item.
+- Dedupe: ``key`` is unique per queue (``ON CONFLICT DO NOTHING``): an update id or a step's
+  effect key put twice is queued once. Done rows are kept (as the dedupe memory) until `purge`.
+- Payloads are sealed with the store's key (AES-GCM, AAD = queue name and the row's uid), and
+  chats and keys are stored as their HMAC: the database never holds a message or a chat id in
+  plain text (put the chat into the payload when the handler needs it).
+
+`LeaderLock` - ``pg_try_advisory_lock`` on a dedicated connection: one instance holds it (the
+polling leader, or the one sender that keeps the global Telegram rate); when its process dies
+the server drops the connection and the lock with it, and the next `try_acquire` elsewhere
+wins. TCP keepalives bound how long a dead *machine* keeps it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from .crypto import ShardCipher
+from .postgres import PostgresStore
+
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+              "keepalives_count": 3, "tcp_user_timeout": 10_000}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A row claimed under a lease: complete it with this token before the lease runs out."""
+
+    id: int
+    payload: dict[str, Any]
+    attempts: int
+    token: int
+
+
+class PgQueue:
+    """One named queue in ``counsel_queue`` (see module docstring)."""
+
+    def __init__(self, store: PostgresStore, name: str, *, lease: float = 30.0,
+                 owner: str | None = None) -> None:
+        self._pool = store.pool
+        self._cipher: ShardCipher = store.cipher
+        self.name = name
+        self.lease = lease
+        self.owner = owner or secrets.token_hex(6)
+
+    def _aad(self, uid: str) -> bytes:
+        return f"counsel-bot/queue/{self.name}/{uid}".encode()
+
+    def _hide(self, value: str | None) -> str | None:
+        """Chat ids and dedupe keys are stored as their HMAC, as shard keys are."""
+        return None if value is None else self._cipher.file_id(f"queue/{value}")[:40]
+
+    def put(self, payload: dict[str, Any], *, chat: str | None = None, key: str | None = None,
+            due: datetime | None = None, conn: psycopg.Connection[Any] | None = None
+            ) -> int | None:
+        """Queue ``payload``; returns its id, or None when ``key`` was queued before.
+        With ``conn``, inside the caller's transaction (queued only if that commits)."""
+        uid = secrets.token_hex(8)
+        blob = self._cipher.encrypt(json.dumps(payload, ensure_ascii=False).encode(),
+                                    self._aad(uid))
+        sql = ("INSERT INTO counsel_queue (queue, uid, chat, key, due, payload) "
+               "VALUES (%s, %s, %s, %s, coalesce(%s, now()), %s) "
+               "ON CONFLICT (queue, key) DO NOTHING RETURNING id")
+        params = (self.name, uid, self._hide(chat), self._hide(key), due, blob)
+        if conn is not None:
+            row = conn.execute(sql, params).fetchone()
+        else:
+            with self._pool.connection() as own:
+                row = own.execute(sql, params).fetchone()
+        return None if row is None else int(row[0])
+
+    def claim(self, limit: int = 1) -> list[Claim]:
+        """Up to ``limit`` due rows nobody holds, oldest first, each the earliest undone row
+        of its chat; leased to this instance."""
+        with self._pool.connection() as conn:
+            rows = conn.execute("""
+                UPDATE counsel_queue q
+                   SET lease_until = now() + make_interval(secs => %(lease)s),
+                       owner = %(owner)s, token = q.token + 1, attempts = q.attempts + 1
+                 WHERE q.id IN (
+                    SELECT c.id FROM counsel_queue c
+                     WHERE c.queue = %(queue)s AND c.done_at IS NULL AND c.due <= now()
+                       AND (c.lease_until IS NULL OR c.lease_until < now())
+                       AND (c.chat IS NULL OR NOT EXISTS (
+                            SELECT 1 FROM counsel_queue e
+                             WHERE e.queue = c.queue AND e.chat = c.chat AND e.id < c.id
+                               AND e.done_at IS NULL))
+                     ORDER BY c.due, c.id
+                     LIMIT %(limit)s
+                     FOR UPDATE SKIP LOCKED)
+                RETURNING q.id, q.uid, q.payload, q.attempts, q.token
+            """, {"lease": self.lease, "owner": self.owner, "queue": self.name,
+                  "limit": limit}).fetchall()
+        claims = []
+        for rid, uid, blob, attempts, token in sorted(rows):
+            payload = json.loads(self._cipher.decrypt(bytes(blob), self._aad(uid)))
+            claims.append(Claim(int(rid), payload, int(attempts), int(token)))
+        return claims
+
+    def complete(self, claim: Claim, conn: psycopg.Connection[Any] | None = None) -> bool:
+        """Mark the row done if this instance still holds its lease (False: it was lost, and
+        whatever was done for it in ``conn``'s transaction must be rolled back)."""
+        sql = ("UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
+               "WHERE id = %s AND token = %s AND done_at IS NULL")
+        if conn is not None:
+            return conn.execute(sql, (claim.id, claim.token)).rowcount == 1
+        with self._pool.connection() as own:
+            return own.execute(sql, (claim.id, claim.token)).rowcount == 1
+
+    def renew(self, claim: Claim) -> bool:
+        """Extend the lease of a row still being worked on; False if it was lost."""
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "UPDATE counsel_queue SET lease_until = now() + make_interval(secs => %s) "
+                "WHERE id = %s AND token = %s AND done_at IS NULL",
+                (self.lease, claim.id, claim.token)).rowcount == 1
+
+    def retry(self, claim: Claim, at: datetime) -> bool:
+        """Give the row back, to be claimed again from ``at`` (a transient failure)."""
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "UPDATE counsel_queue SET lease_until = NULL, due = %s "
+                "WHERE id = %s AND token = %s AND done_at IS NULL",
+                (at, claim.id, claim.token)).rowcount == 1
+
+    def pending(self) -> int:
+        """Rows not done (claimed or not)."""
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT count(*) FROM counsel_queue WHERE queue = %s "
+                               "AND done_at IS NULL", (self.name,)).fetchone()
+            return int(row[0]) if row else 0
+
+    def purge(self, done_before: datetime) -> int:
+        """Forget done rows (and so their dedupe keys) done before ``done_before``."""
+        with self._pool.connection() as conn:
+            return conn.execute("DELETE FROM counsel_queue WHERE queue = %s AND done_at < %s",
+                                (self.name, done_before)).rowcount
+
+
+def lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory lock key for ``name``."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"counsel-bot/{name}".encode()).digest()[:8],
+                          "big", signed=True)
+
+
+class LeaderLock:
+    """A session advisory lock on its own connection (see module docstring)."""
+
+    def __init__(self, url: str, name: str) -> None:
+        self._url = url
+        self._key = lock_key(name)
+        self._conn: psycopg.Connection[Any] | None = None
+        self._mutex = threading.Lock()
+
+    def try_acquire(self) -> bool:
+        """True when this instance is (or has just become) the holder."""
+        with self._mutex:
+            if self._conn is not None and self._alive():
+                return True
+            self._drop()
+            conn = psycopg.connect(self._url, autocommit=True, connect_timeout=10,
+                                   **KEEPALIVES)  # type: ignore[arg-type]
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (self._key,)).fetchone()
+            if row and row[0]:
+                self._conn = conn
+                return True
+            conn.close()
+            return False
+
+    @property
+    def held(self) -> bool:
+        """Whether the lock is still ours (False once its connection is lost)."""
+        with self._mutex:
+            return self._conn is not None and self._alive()
+
+    def _alive(self) -> bool:
+        assert self._conn is not None
+        try:
+            self._conn.execute("SELECT 1")
+            return True
+        except psycopg.Error:
+            return False
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def release(self) -> None:
+        """Give the lock up (closing its connection releases it)."""
+        with self._mutex:
+            self._drop()
