@@ -51,4 +51,5 @@ def test_pybabel_extract_uses_the_registered_extractor(tmp_path, project_root):
 
 def test_language_names_are_shown_in_themselves():
     names = [language_name(lang) for lang in SUPPORTED_LANGUAGES]
-    assert names == ["English", "Français", "العربية", "فارسی", "Español", "Русский"]
+    assert names == ["English", "Français", "العربية", "فارسی", "Español", "Русский", "پښتو",
+                     "اردو", "Українська", "Soomaali", "ትግርኛ", "বাংলা"]
