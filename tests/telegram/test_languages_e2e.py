@@ -48,10 +48,10 @@ async def test_a_distress_message_in_roman_urdu_reaches_the_case_worker(fake_bot
         case, invitation = registry.open_case(WORKER, "XS", "ur", "Asia/Karachi")
         await join(bot, RETURNEE, invitation.code, "ur")
         mark = api.mark()
-        await bot.text(RETURNEE, "main khudkushi karna chahta hoon", language_code="en")
+        await bot.text(RETURNEE, "main marna chahta hoon", language_code="en")
         (alert,) = await api.wait_for_sent(chat_id=WORKER, since=mark)
         assert case.case_id in alert["text"] and "URGENT" in alert["text"]
-        assert "khudkushi" not in alert["text"]  # never the person's words
+        assert "marna" not in alert["text"]  # never the person's words
         answer = (await bot.replies(RETURNEE, since=mark))[0]
         ur = bot.app.context.translator("ur")
         assert answer["text"].startswith(RLM)
