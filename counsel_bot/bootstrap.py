@@ -38,6 +38,7 @@ from counsel_bot.engine.effects import (
     WatchSafety,
 )
 from counsel_bot.i18n.catalogs import Catalogs
+from counsel_bot.i18n.detect import LanguageDetector
 from counsel_bot.runtime.care import Care
 from counsel_bot.runtime.casework import Casework
 from counsel_bot.runtime.closing import Closing
@@ -103,7 +104,7 @@ def load_context(settings: Settings, *, screening: bool = True) -> EngineContext
                                       semantic=semantic_layer(settings))
                 if screening else None)
     return EngineContext(dialogs, catalogs, deployment, now=datetime.now(UTC),
-                         screener=screener)
+                         screener=screener, detector=LanguageDetector(deployment.languages))
 
 
 @dataclass

@@ -82,3 +82,18 @@ def test_a_wrong_key_is_refused_clearly_and_destroys_nothing(tmp_path):
 def test_rtl_languages_run_in_the_console(tmp_path, lang):
     result = run_demo(tmp_path, ["2"], "--lang", lang)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("lang", ["en", "fr", "ar", "fa", "es", "ru", "ps", "ur", "uk", "so",
+                                  "ti", "bn"])
+def test_every_language_gets_the_onboarding_through_the_console(tmp_path, project_root, lang):
+    """The French-style onboarding (consent, then the information) in each of the twelve."""
+    tr = Catalogs.load(project_root / "locales", [lang]).translator(lang)
+    result = run_demo(tmp_path, ["1", "2", "1", "2"], "--lang", lang)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert tr("Which language would you like to use?") not in out
+    assert "  1. " + tr("Yes, I agree") in out
+    assert tr("Services available in {country}:", country=tr("Sampleland")) in out
+    assert tr("Temporary shelter (SAMPLE)") in out
+    assert "Traceback" not in result.stderr

@@ -8,7 +8,15 @@ from babel.messages.pofile import read_po
 
 from counsel_bot.config.settings import Settings
 from counsel_bot.engine.dialogs import content_files
-from counsel_bot.i18n.catalogs import SUPPORTED_LANGUAGES, placeholders, po_path
+from counsel_bot.i18n.catalogs import (
+    SOURCE_LANGUAGE,
+    SUPPORTED_LANGUAGES,
+    CatalogError,
+    placeholders,
+    po_path,
+    read_catalog,
+    review_state,
+)
 from counsel_bot.i18n.extract import texts_in_file
 
 REFRESH = ("run: pybabel extract -F babel.cfg -o locales/messages.pot . && "
@@ -90,3 +98,29 @@ def check_all(settings: Settings) -> list[str]:
     for lang in SUPPORTED_LANGUAGES:
         problems += check_language(settings.locales_dir, lang, msgids)
     return problems + check_desk(settings.locales_dir)
+
+
+def unreviewed(locales_dir: Path, languages: list[str] | tuple[str, ...]) -> list[str]:
+    """The languages among `languages` whose catalogue no native speaker has reviewed yet
+    (its header still says "review: draft"); the source language needs no review."""
+    found = []
+    for lang in languages:
+        if lang == SOURCE_LANGUAGE:
+            continue
+        try:
+            if review_state(read_catalog(locales_dir, lang)) != "done":
+                found.append(lang)
+        except CatalogError:
+            continue  # check_language names the missing catalogue
+    return found
+
+
+def enabled_languages(settings: Settings) -> list[str]:
+    """The languages the deployment enables (all supported ones when it cannot be read:
+    `config check` explains a broken deployment)."""
+    from counsel_bot.config.deployment import ConfigError, load_deployment
+
+    try:
+        return list(load_deployment(settings.config_path).languages)
+    except ConfigError:
+        return list(SUPPORTED_LANGUAGES)

@@ -32,11 +32,16 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _i18n_check(args: argparse.Namespace, settings: Settings) -> int:
-    from counsel_bot.cli.i18n_check import check_all
+    from counsel_bot.cli.i18n_check import check_all, enabled_languages, unreviewed
 
     problems = check_all(settings)
     for problem in problems:
         print(problem)
+    drafts = unreviewed(settings.locales_dir, enabled_languages(settings))
+    if drafts:  # a warning, not a failure: the deployment decides, knowing it
+        print("unreviewed: the deployment enables " + ", ".join(drafts) + ", whose "
+              "catalogues are drafts written by the project; a native speaker must review "
+              "each before the language is enabled (docs/translations.md)")
     if problems:
         print(f"{len(problems)} translation problem(s)")
         return 1

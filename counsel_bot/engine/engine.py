@@ -13,6 +13,7 @@ from counsel_bot.engine.dialogs import Step
 from counsel_bot.engine.effects import (
     AnswerSession,
     Audit,
+    Button,
     ConsentChanged,
     Effect,
     ForgetPersonalData,
@@ -44,6 +45,7 @@ from counsel_bot.i18n.catalogs import language_name
 from counsel_bot.screening.screener import screen_help_request
 
 SUGGESTING = "session.suggest"  # the position while the returnee writes other times
+LANGUAGE_STEP = "onboarding.language"  # the choose_language step: /language, the offer
 CASEWORKER_COMMANDS = frozenset({"cases", "case", "newcase", "schedule", "close"})
 
 
@@ -108,16 +110,19 @@ class _Engine(Turn):
         if isinstance(start.invitation, Joined):
             self.join_case(start.invitation)
             start = Start(language_hint=start.invitation.language, invitation=start.invitation)
-        elif isinstance(start.invitation, str):
-            self.state.language = self.state.language or self.ctx.deployment.default_language
-            self.say(f"invitation_{start.invitation}")
         hint = (start.language_hint or "").split("-")[0].lower()
-        if hint in self.ctx.deployment.languages and (
-            start.language_chosen or not self.state.language
-        ):
+        usable = hint in self.ctx.deployment.languages
+        if isinstance(start.invitation, str):
+            if self.state.language is None:
+                self.state.language = hint if usable else self.ctx.deployment.default_language
+                self.state.language_guess = not usable
+            self.say(f"invitation_{start.invitation}")
+        if usable and (start.language_chosen or not self.state.language):
             self.state.language = hint
+            self.state.language_guess = False
         if self.state.language is None:
             self.state.language = self.ctx.deployment.default_language
+            self.state.language_guess = True  # the first free text may show another
         self.state.return_to = None
         joined = isinstance(start.invitation, Joined)
         answered = "counselling" in self.state.consents
@@ -142,7 +147,7 @@ class _Engine(Turn):
         if name == "help":
             self.say("help")
         elif name == "language":
-            self.detour("onboarding.language")
+            self.detour(LANGUAGE_STEP)
         elif name == "privacy":
             self.detour(self.ctx.dialogs.start_of("privacy").key)
         elif name == "menu":
@@ -165,6 +170,10 @@ class _Engine(Turn):
         if problem:
             self.say(problem, limit=self.ctx.translator(self.state.language).number(
                 MAX_TEXT_LENGTH))
+            return
+        detected = self.detected_language(text)
+        if detected is not None:
+            self.offer_language(text, detected)
             return
         answered = self.screen(text)
         if self.state.position == SUGGESTING:
@@ -191,6 +200,39 @@ class _Engine(Turn):
             return  # the safety answer was the reply
         self.say("not_understood")
         self.repeat_current()
+
+    def detected_language(self, text: str) -> str | None:
+        """On the first free text while the language is only the default, the enabled
+        language the text is written in, when it is another one; asked once."""
+        if not (self.state.language_guess or self.state.language is None):
+            return None
+        self.state.language_guess = False
+        step = self.current_step()
+        if step is not None and self._action_for_label(step, text):
+            return None  # a button's label, typed ("Français"): that is the answer
+        detector = self.ctx.detector
+        found = detector.detect(text) if detector is not None and not problem_with(text) else None
+        current = self.state.language or self.ctx.deployment.default_language
+        return found if found in self.ctx.deployment.languages and found != current else None
+
+    def offer_language(self, text: str, lang: str) -> None:
+        """Offer the detected language first, with the full list, in that language. A message
+        that shows distress is answered in it at once: the person must read the numbers."""
+        previous = self.state.language
+        self.state.language = lang
+        if not self.screen(text):
+            self.state.language = previous
+        step = self.ctx.dialogs.step(LANGUAGE_STEP)
+        if self.state.position != step.key and self.state.return_to is None:
+            self.state.return_to = self.state.position
+        self.state.position = step.key
+        tr = self.ctx.translator(lang)
+        others = [code for code in self.ctx.deployment.languages if code != lang]
+        buttons = tuple((Button(language_name(code), f"{step.key}:{code}"),)
+                        for code in (lang, *others))
+        self.effects.append(Send(tr(self.ctx.dialogs.system["language_detected"],
+                                    language=language_name(lang)),
+                                 buttons=buttons, rtl=tr.rtl))
 
     def screen(self, text: str) -> bool:
         """Screen a message for distress and answer what it shows; True when it did."""
@@ -321,6 +363,7 @@ class _Engine(Turn):
             self.repeat_current()
             return
         self.state.language = choice
+        self.state.language_guess = False
         self.say("language_set", language=language_name(choice))
         assert step.next is not None
         self.finish_detour(step.next)

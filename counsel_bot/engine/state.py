@@ -24,6 +24,9 @@ class ConsentAnswer:
 @dataclass
 class Conversation:
     language: str | None = None
+    # The language is only the deployment's default (Telegram gave no enabled language):
+    # the person's first free text may show theirs, and the bot then offers it.
+    language_guess: bool = False
     position: str | None = None  # "flow.step" awaiting an answer
     return_to: str | None = None  # where a detour (/language, /privacy) goes back to
     consents: dict[str, ConsentAnswer] = field(default_factory=dict)

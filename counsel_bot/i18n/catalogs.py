@@ -7,6 +7,7 @@ form at start-up, so a content author's edit needs no build step.
 from __future__ import annotations
 
 import io
+import re
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,9 +24,20 @@ from babel.numbers import format_decimal
 from babel.support import Translations
 from babel.units import format_unit
 
-SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "ar", "fa", "es", "ru")
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "ar", "fa", "es", "ru",
+                                         "ps", "ur", "uk", "so", "ti", "bn")
 RTL_LANGUAGES = frozenset({"ar", "fa", "ps", "ur", "he"})
 SOURCE_LANGUAGE = "en"
+
+# The review state of a catalogue is a line of its header comment, because gettext headers
+# that Babel does not know are dropped by `pybabel update`, while the comment is kept:
+#   "# review: draft ..."  written by the project; a native speaker must review it before a
+#                          deployment enables the language;
+#   "# review: done ..."   reviewed (say by whom and when on the same line).
+REVIEW_LINE = re.compile(r"^#?\s*review:\s*(\w+)", re.IGNORECASE | re.MULTILINE)
+DRAFT_HEADER = ("review: draft. Written by the counsel-bot project: a native speaker must "
+                "review this catalogue before a deployment enables the language. When done, "
+                "change this line to \"review: done by NAME, DATE\".")
 
 # Unicode directional marks: an RTL message starts with RLM so that a line opening with a
 # number or a Latin word keeps the right-to-left base direction; phone numbers and links
@@ -58,6 +70,13 @@ def read_catalog(locales_dir: Path, lang: str) -> Catalog:
             return read_po(fh, locale=lang)
     except FileNotFoundError as exc:
         raise CatalogError(f"{path}: no catalogue for language {lang!r}") from exc
+
+
+def review_state(catalog: Catalog) -> str:
+    """"done" when the header says a native speaker reviewed the catalogue; else "draft"
+    (a catalogue that says nothing is treated as a draft)."""
+    found = REVIEW_LINE.search(catalog.header_comment or "")
+    return "done" if found and found.group(1).lower() == "done" else "draft"
 
 
 def compile_catalog(catalog: Catalog) -> Translations:

@@ -68,11 +68,16 @@ def script_of(token: str) -> str:
         return "cyrillic"
     if "\u0600" <= ch <= "\u06ff" or "\u0750" <= ch <= "\u077f" or "\ufb50" <= ch <= "\ufefc":
         return "arabic"
+    if "\u0980" <= ch <= "\u09ff":
+        return "bengali"
+    if "\u1200" <= ch <= "\u139f":
+        return "ethiopic"
     return "latin"
 
 
 SCRIPTS = {"ar": "arabic", "fa": "arabic", "ru": "cyrillic", "en": "latin", "fr": "latin",
-           "es": "latin"}
+           "es": "latin", "ps": "arabic", "ur": "arabic", "uk": "cyrillic", "so": "latin",
+           "ti": "ethiopic", "bn": "bengali"}
 
 
 @dataclass(frozen=True)

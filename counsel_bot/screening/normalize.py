@@ -28,11 +28,12 @@ MAX_TOKEN = 40
 """Longer words are cut to this length (no real word is longer; it bounds matching cost)."""
 
 CLAUSE_BREAK = "\n"
+BENGALI = (0x0980, 0x0A00)  # kept whole: its vowel signs (spacing or not) are part of words
 GLUE_PREFIXES = ("نمی", "می", "بی")
 SPLIT_WORDS = {f"و{w}": ("و", w) for w in ("ما", "لا", "مش", "مو", "لم", "لن")}
 """Arabic negations with an attached "and" (وما, ولا...) are split: "و ما"."""
 
-_CLAUSE_CHARS = ".,;:!?…،؛؟۔\n\r\u2028\u2029—–•"
+_CLAUSE_CHARS = ".,;:!?…،؛؟۔।።፣፤\n\r\u2028\u2029—–•"
 _VARIANTS = (
     ("ٱ", "ا"), ("ٲ", "ا"), ("ٳ", "ا"), ("ٵ", "ا"),
     ("ى", "ی"), ("ي", "ی"), ("ې", "ی"),
@@ -48,6 +49,8 @@ def _marks_class() -> str:
     marks, soft hyphen) and tatweel, as ranges of the Basic Multilingual Plane."""
     drop = [unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf") for cp in range(0x10000)]
     drop[0x0640] = True  # tatweel
+    for cp in range(*BENGALI):  # Bengali vowel signs carry the word ("মরতে" die, "মারতে" hit)
+        drop[cp] = False
     ranges, cp = [], 0
     while cp < 0x10000:
         if drop[cp]:
@@ -63,7 +66,7 @@ def _marks_class() -> str:
 _MARKS = re.compile(_marks_class())
 _CLAUSE = re.compile("[" + re.escape(_CLAUSE_CHARS) + "]")
 _DIGITS = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
-_SEPARATORS = re.compile(r"[^\w\n]+")
+_SEPARATORS = re.compile(r"[^\w\n\u0980-\u09ff]+")  # Bengali vowel signs are not \w
 _BREAKS = re.compile(r" ?\n[\n ]*")
 _GLUE = re.compile(r"(?<![^ \n])(نمی|می|بی) (?=\w)")
 _SPLIT = re.compile(r"(?<![^ \n])و(ما|لا|مش|مو|لم|لن)(?![^ \n])")

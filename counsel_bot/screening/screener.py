@@ -20,7 +20,8 @@ from counsel_bot.screening.lexicon import Lexicon, LexiconError, load_lexicon, r
 from counsel_bot.screening.matcher import Matcher
 from counsel_bot.screening.normalize import MAX_CHARS, normalize
 
-SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "ar", "fa", "es", "ru")
+SUPPORTED_LANGUAGES: tuple[str, ...] = ("en", "fr", "ar", "fa", "es", "ru", "ps", "ur", "uk", "so",
+                                         "ti", "bn")
 DEFAULT_LOCALES_DIR = Path(__file__).resolve().parents[2] / "locales"
 LEXICON_FILE = "distress.yaml"
 

@@ -9,6 +9,9 @@ import pytest
 
 from counsel_bot.config.deployment import ConfigError, Problem, load_deployment, read_config
 from counsel_bot.config.resources import sample_deployment
+from counsel_bot.i18n.catalogs import SUPPORTED_LANGUAGES
+
+SAMPLE_LANGUAGES = "languages: [" + ", ".join(SUPPORTED_LANGUAGES) + "]"  # as the sample writes it
 
 
 def problems_of(path: Path) -> list[Problem]:
@@ -31,7 +34,7 @@ def test_the_shipped_sample_is_valid_and_marked_sample():
 
 def test_a_valid_file_gives_the_deployment_its_values(configure):
     path = configure(deployment={
-        "languages: [en, fr, ar, fa, es, ru]": "languages: [fr, ar]",
+        SAMPLE_LANGUAGES: "languages: [fr, ar]",
         "default_language: en": "default_language: ar",
         "sample: true": "sample: false",
         "quiet_hours: {start: 21, end: 8}": "quiet_hours: {start: 22, end: 7}",
@@ -57,13 +60,13 @@ def test_a_valid_file_gives_the_deployment_its_values(configure):
 
 def test_left_out_keys_take_their_documented_defaults(configure):
     path = configure(deployment={
-        "languages: [en, fr, ar, fa, es, ru]\ndefault_language: en\n": "",
+        SAMPLE_LANGUAGES + "\ndefault_language: en\n": "",
         "quiet_hours: {start: 21, end: 8}": "",
         "checkins:\n  days: [3, 7, 14, 30]": "checkins:\n  days: [3]",
         "  monthly: true                   # then once a month until the case closes\n": "",
     })
     deployment = load_deployment(path)
-    assert deployment.languages == ("en", "fr", "ar", "fa", "es", "ru")
+    assert deployment.languages == SUPPORTED_LANGUAGES
     assert deployment.default_language == "en"
     assert deployment.quiet_hours == (21, 8) and deployment.checkin_monthly
 
@@ -129,7 +132,7 @@ def test_checkins_hour_is_an_hour_of_the_day(configure, hour):
 
 
 def test_the_default_language_must_be_enabled(configure):
-    path = configure(deployment={"languages: [en, fr, ar, fa, es, ru]": "languages: [fr, ar]"})
+    path = configure(deployment={SAMPLE_LANGUAGES: "languages: [fr, ar]"})
     problem = only_problem(path)  # default_language: en is still written
     assert problem.key == "default_language"
     assert '"en" is not among the languages enabled (fr, ar)' in problem.message
@@ -150,7 +153,7 @@ def test_an_empty_default_language_is_refused(configure):
     ("en", "languages", "en is not a list"),
 ])
 def test_languages_are_supported_ones_each_once(configure, languages, key, said):
-    path = configure(deployment={"languages: [en, fr, ar, fa, es, ru]":
+    path = configure(deployment={SAMPLE_LANGUAGES:
                                  f"languages: {languages}"})
     problem = only_problem(path)
     assert problem.key == key and said in problem.message
@@ -322,7 +325,7 @@ def test_every_problem_in_every_file_is_reported_at_once(configure):
         deployment={"vital_interest_alerts: true": 'vital_interest_alerts: "no"',
                     "quiet_hours: {start: 21, end: 8}": "quite_hours: {start: 25, end: 8}",
                     "  hour: 10": "  hour: 30",
-                    "languages: [en, fr, ar, fa, es, ru]": "languages: [fr]"},
+                    SAMPLE_LANGUAGES: "languages: [fr]"},
         country={"timezones: [Europe/Paris, Africa/Abidjan]": "timezones: [Nowhere/Town]"},
         files={"countries/ZZ.yaml": "code: ZZ\nname: Zedland\n"})
     problems = problems_of(path)

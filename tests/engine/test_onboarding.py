@@ -18,7 +18,8 @@ def test_start_welcomes_then_asks_language_with_each_language_in_itself(context)
     assert "Welcome" in sends[0].text
     assert sends[-1].text == "Which language would you like to use?"
     labels = [b.label for row in sends[-1].buttons for b in row]
-    assert labels == ["English", "Français", "العربية", "فارسی", "Español", "Русский"]
+    assert labels == ["English", "Français", "العربية", "فارسی", "Español", "Русский", "پښتو",
+                      "اردو", "Українська", "Soomaali", "ትግርኛ", "বাংলা"]
     assert chat.state.position == "onboarding.language"
 
 

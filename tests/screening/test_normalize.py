@@ -85,3 +85,19 @@ def test_arabizi_digits_are_part_of_words() -> None:
 def test_length_limits() -> None:
     assert len(normalize("a " * MAX_CHARS)) < MAX_CHARS
     assert normalize("x" * (MAX_TOKEN + 10)) == "x" * MAX_TOKEN
+
+
+def test_bengali_vowel_signs_stay_part_of_the_word() -> None:
+    """Dropping them made "মরতে" (to die) and "মারতে" (to hit) one word, and split "চাই"."""
+    from counsel_bot.screening.normalize import normalize
+
+    assert normalize("আমি মরতে চাই, আত্মহত্যা") == "আমি মরতে চাই\nআত্মহত্যা"
+    assert normalize("মরতে") != normalize("মারতে")
+
+
+def test_ethiopic_and_bengali_sentence_marks_end_a_clause() -> None:
+    from counsel_bot.screening.normalize import CLAUSE_BREAK, normalize
+
+    assert normalize("ሞት። ሓገዝ") == f"ሞት{CLAUSE_BREAK}ሓገዝ"
+    assert normalize("ሰላም፡ኣሎ") == "ሰላም ኣሎ"  # the wordspace separates words
+    assert normalize("না। হ্যাঁ") == f"না{CLAUSE_BREAK}হ্যাঁ"

@@ -72,15 +72,23 @@ def results(screener: Screener) -> dict[str, tuple[Counter, list[str]]]:
     return {lang: metrics(cases, screener) for lang, cases in load_cases().items()}
 
 
+STARTING_SETS = ("ps", "ur", "uk", "so", "ti", "bn")
+
+
 def test_testset_shape() -> None:
     for lang, cases in load_cases().items():
-        assert len(cases) >= 60, lang
+        # The six languages of issue 12 start with a small set written by the project; native
+        # speakers are to extend each to 60 (docs/screening.md, "New languages").
+        assert len(cases) >= (5 if lang in STARTING_SETS else 60), lang
         for case in cases:
             assert set(case) <= {"text", "expected", "category", "note", "negated"}, case
             assert case["expected"] in ("urgent", "high", "none"), case
             assert isinstance(case["text"], str) and case["text"].strip(), case
             assert case.get("category", CATEGORIES[0]) in CATEGORIES, case
         share = Counter(c["expected"] for c in cases)
+        if lang in STARTING_SETS:  # too few for shares: each level at least once
+            assert share["urgent"] and share["high"] and share["none"], lang
+            continue
         assert 0.2 <= share["urgent"] / len(cases) <= 0.35, lang
         assert 0.2 <= share["high"] / len(cases) <= 0.35, lang
 
