@@ -58,10 +58,11 @@ def on_closed(turn: Turn, event: CaseClosed) -> None:
         return  # never another word to this chat
     country = turn.ctx.deployment.country(state.country)
     tr = turn.ctx.translator(state.language)
-    organisation = tr(turn.ctx.deployment.organisation)
+    organisation = tr.content(turn.ctx.deployment.organisation)
     office = country.office
-    services = "\n".join(f"• {tr(s.name)}: {tr(s.description)}" for s in country.services)
-    contact = f"{tr(office.name)}, {tr.ltr(office.phone)}"
+    services = "\n".join(f"• {tr.content(s.name)}: {tr.content(s.description)}"
+                         for s in country.services)
+    contact = f"{tr.content(office.name)}, {tr.ltr(office.phone)}"
     _say(turn, f"{_t(turn, 'closure_message', organisation=organisation)}\n\n"
                f"{_t(turn, 'closure_next')}\n{services}\n• {contact}", protect=True)
     state.closure = {"met": None, "missing": [], "support": None, "referral": 0}
@@ -154,8 +155,8 @@ def _partners(turn: Turn) -> tuple[Partner, ...]:
 def _referral_text(turn: Turn, index: int) -> str:
     tr = turn.ctx.translator(turn.state.language)
     partner = _partners(turn)[index]
-    return _t(turn, "referral_offer", partner=tr(partner.name),
-              description=tr(partner.description))
+    return _t(turn, "referral_offer", partner=tr.content(partner.name),
+              description=tr.content(partner.description))
 
 
 def offer_next_referral(turn: Turn) -> None:
@@ -186,7 +187,7 @@ def answer_referral(turn: Turn, granted: bool) -> None:
     turn.effects.append(ReferralAnswer(state.case_id, partner.code, granted))
     tr = turn.ctx.translator(state.language)
     _say(turn, _t(turn, "referral_shared" if granted else "referral_not_shared",
-                  partner=tr(partner.name)))
+                  partner=tr.content(partner.name)))
     closure["referral"] = index + 1
     offer_next_referral(turn)
 

@@ -14,7 +14,12 @@ from typing import Any
 
 import yaml
 
-from counsel_bot.i18n.catalogs import Catalogs, language_name, placeholders
+from counsel_bot.i18n.catalogs import (
+    UNTRANSLATED_NOTE,
+    Catalogs,
+    language_name,
+    placeholders,
+)
 from counsel_bot.i18n.extract import texts_in_yaml
 
 STEP_TYPES: Mapping[str, tuple[str, ...]] = {
@@ -180,21 +185,47 @@ def check_translations(path: Path, catalogs: Catalogs) -> list[str]:
 
 
 def content_files(dialogs_dir: Path) -> list[Path]:
-    return sorted(dialogs_dir.rglob("*.yaml"))
+    """The flow and text files of a dialogs folder (sub-folders, such as the sample
+    deployment's, are not flows)."""
+    return sorted(dialogs_dir.glob("*.yaml"))
 
 
-def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None) -> Dialogs:
-    """Load every flow; with catalogues, also refuse any text that is not translated."""
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DialogError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DialogError(f"{path.name}: expected a mapping at the top")
+    return data
+
+
+def _flow_name(path: Path) -> str | None:
+    data = _read(path)
+    return str(data["flow"]) if "flow" in data else None
+
+
+def flow_files(dialogs_dir: Path, overrides: Path | None = None) -> list[Path]:
+    """The files in use: the shipped ones, with a deployment's own flow files replacing the
+    shipped flow of the same name; its text files add to (and replace single) texts."""
+    own = content_files(overrides) if overrides is not None else []
+    replaced = {name for name in map(_flow_name, own) if name}
+    shipped = [p for p in content_files(dialogs_dir) if _flow_name(p) not in replaced]
+    return shipped + own
+
+
+def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None,
+                 overrides: Path | None = None) -> Dialogs:
+    """Load every flow; with catalogues, also refuse any text that is not translated.
+
+    `overrides` is a deployment's own dialogs folder: a flow there replaces the shipped
+    flow of the same name, and its texts replace the shipped texts of the same name."""
     steps: dict[str, Step] = {}
     starts: dict[str, str] = {}
     system: dict[str, str] = {}
-    for path in sorted(dialogs_dir.glob("*.yaml")):
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DialogError(f"{path.name}: not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise DialogError(f"{path.name}: expected a mapping at the top")
+    files = flow_files(dialogs_dir, overrides)
+    for path in files:
+        data = _read(path)
         if "flow" in data:
             flow, start, flow_steps = _parse_flow(path, data)
             if flow in starts:
@@ -206,8 +237,10 @@ def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None) -> Dialogs
     if not starts:
         raise DialogError(f"{dialogs_dir}: no flows found")
     _check_links(steps, starts.values())
+    if system.get("untranslated_note", UNTRANSLATED_NOTE) != UNTRANSLATED_NOTE:
+        raise DialogError(f"untranslated_note must read {UNTRANSLATED_NOTE!r}")
     if catalogs is not None:
-        problems = [p for f in content_files(dialogs_dir) for p in check_translations(f, catalogs)]
+        problems = [p for f in files for p in check_translations(f, catalogs)]
         if problems:
             shown = "\n  ".join(problems[:20])
             more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""

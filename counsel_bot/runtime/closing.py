@@ -152,7 +152,7 @@ class Closing:
         if partner is not None:
             self.care.notify(effect.case_id, "cw_referral_yes",
                              key=after.dedupe(f"referral:{effect.partner}"),
-                             translate={"partner": partner.name})
+                             content={"partner": partner.name})
 
     # -- erasure and retention -----------------------------------------------------------
     def forget_schedule(self, case_id: str) -> None:
