@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from babel import Locale
+
 from counsel_bot.config.deployment import ConfigError, Configuration, Deployment, Problem
-from counsel_bot.i18n.catalogs import DeploymentTexts, deployment_po_path, language_name
+from counsel_bot.i18n.catalogs import DeploymentTexts, deployment_po_path
 from counsel_bot.i18n.extract import keyed_texts_in_yaml
 
 
@@ -27,6 +29,11 @@ def content_texts(files: tuple[Path, ...]) -> list[tuple[Path, str, int, str]]:
     """(file, key, line, text) for every text a returnee may read from these files."""
     return [(path, key, line, text) for path in files
             for key, line, text in keyed_texts_in_yaml(path.read_text(encoding="utf-8"))]
+
+
+def _in_english(lang: str) -> str:
+    """A language named for the administrator ("Arabic"), as the other messages are."""
+    return str(Locale.parse(lang).get_display_name("en") or lang)
 
 
 def _short(text: str) -> str:
@@ -48,7 +55,7 @@ def untranslated(config: Configuration, texts: DeploymentTexts) -> list[Problem]
             where = po.relative_to(folder) if po.is_relative_to(folder) else po
             missing = "" if po.is_file() else " (that file does not exist yet)"
             problems.append(Problem(
-                path, key, f"no {language_name(lang)} ({lang}) translation in "
+                path, key, f"no {_in_english(lang)} ({lang}) translation in "
                 f"{where}{missing} for {_short(text)!r}", line))
     return problems
 
