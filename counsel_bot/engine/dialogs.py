@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from counsel_bot.engine.questions import Questions, parse_questions
 from counsel_bot.i18n.catalogs import (
     UNTRANSLATED_NOTE,
     Catalogs,
@@ -72,6 +73,7 @@ class Dialogs:
     steps: Mapping[str, Step]
     starts: Mapping[str, str]  # flow -> its first step's key
     system: Mapping[str, str]  # system texts by name
+    questions: Questions  # the check-in, the evaluation, the referral, the session notice
 
     def step(self, key: str) -> Step:
         return self.steps[key]
@@ -201,13 +203,17 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _flow_name(path: Path) -> str | None:
+    """What a file defines as a whole: its flow's name, or "questions"; None for texts."""
     data = _read(path)
-    return str(data["flow"]) if "flow" in data else None
+    if "flow" in data:
+        return str(data["flow"])
+    return "questions" if "questions" in data else None
 
 
 def flow_files(dialogs_dir: Path, overrides: Path | None = None) -> list[Path]:
     """The files in use: the shipped ones, with a deployment's own flow files replacing the
-    shipped flow of the same name; its text files add to (and replace single) texts."""
+    shipped flow of the same name (and its questions file the shipped questions); its text
+    files add to (and replace single) texts."""
     own = content_files(overrides) if overrides is not None else []
     replaced = {name for name in map(_flow_name, own) if name}
     shipped = [p for p in content_files(dialogs_dir) if _flow_name(p) not in replaced]
@@ -223,10 +229,17 @@ def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None,
     steps: dict[str, Step] = {}
     starts: dict[str, str] = {}
     system: dict[str, str] = {}
+    questions: Questions | None = None
     files = flow_files(dialogs_dir, overrides)
     for path in files:
         data = _read(path)
-        if "flow" in data:
+        if "questions" in data:
+            if questions is not None:
+                raise DialogError(f"{path.name}: the questions are defined twice")
+            questions, problems = parse_questions(data["questions"])
+            if questions is None:
+                raise DialogError("\n".join(f"{path}: {p}" for p in problems))
+        elif "flow" in data:
             flow, start, flow_steps = _parse_flow(path, data)
             if flow in starts:
                 raise DialogError(f"{path.name}: flow {flow!r} is defined twice")
@@ -236,6 +249,10 @@ def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None,
             system.update({str(k): str(v) for k, v in data["texts"].items()})
     if not starts:
         raise DialogError(f"{dialogs_dir}: no flows found")
+    if questions is None:
+        raise DialogError(f"{dialogs_dir}: no questions file (questions.yaml) found")
+    for need in questions.checkin.needs.options:  # the desks name a need by these texts
+        system[f"need_{need.code}"] = need.label
     _check_links(steps, starts.values())
     if system.get("untranslated_note", UNTRANSLATED_NOTE) != UNTRANSLATED_NOTE:
         raise DialogError(f"untranslated_note must read {UNTRANSLATED_NOTE!r}")
@@ -245,4 +262,4 @@ def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None,
             shown = "\n  ".join(problems[:20])
             more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
             raise DialogError(f"untranslated or mismatched texts:\n  {shown}{more}")
-    return Dialogs(steps=steps, starts=starts, system=system)
+    return Dialogs(steps=steps, starts=starts, system=system, questions=questions)
