@@ -21,7 +21,7 @@ from counsel_bot.i18n.catalogs import (
     language_name,
     placeholders,
 )
-from counsel_bot.i18n.extract import texts_in_yaml
+from counsel_bot.i18n.extract import keyed_texts_in_yaml
 
 STEP_TYPES: Mapping[str, tuple[str, ...]] = {
     # type: the keys it requires
@@ -171,8 +171,9 @@ def check_translations(path: Path, catalogs: Catalogs) -> list[str]:
     source = path.read_text(encoding="utf-8")
     node = yaml.compose(source)
     problems = []
-    for line, text in texts_in_yaml(source):
-        where = f"{path.name}:{line} ({_step_of_line(node, line)})"
+    for key, line, text in keyed_texts_in_yaml(source):
+        owner = _step_of_line(node, line)
+        where = f"{path.name}:{line} ({key if owner == '(top)' else owner})"
         for lang in catalogs.languages:
             translated = catalogs.translation_of(lang, text)
             short = text if len(text) < 50 else text[:47] + "..."
