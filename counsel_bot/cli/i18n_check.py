@@ -9,9 +9,10 @@ from babel.messages.pofile import read_po
 from counsel_bot.config.deployment import read_config
 from counsel_bot.config.settings import Settings
 from counsel_bot.config.translations import content_texts, deployment_texts, untranslated
-from counsel_bot.engine.dialogs import content_files
+from counsel_bot.engine.dialogs import DialogError, content_files, load_dialogs
 from counsel_bot.i18n.catalogs import (
     SUPPORTED_LANGUAGES,
+    Catalogs,
     deployment_pot_path,
     placeholders,
     po_path,
@@ -113,6 +114,12 @@ def check_deployment(settings: Settings) -> list[str]:
     problems = [f"{pot} lacks {t[:60]!r} ({refresh})" for t in sorted(wanted - have)]
     texts = deployment_texts(deployment)
     problems += [str(p) for p in untranslated(config, texts)]
+    if deployment.dialogs_dir is not None:  # its own flows: translated as start-up wants
+        catalogs = Catalogs.load(settings.locales_dir, deployment.languages, texts)
+        try:
+            load_dialogs(settings.dialogs_dir, catalogs, deployment.dialogs_dir)
+        except DialogError as exc:
+            problems.append(str(exc))
     return problems
 
 

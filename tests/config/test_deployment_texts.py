@@ -106,3 +106,17 @@ def test_a_new_text_without_a_catalogue_entry_is_named_too(tmp_path):
     assert "services[1].name: no English (en) translation" in check.stdout
     assert not deployment_po_path(config.parent, "fr").read_text(encoding="utf-8").count(
         "Formation")
+
+
+def test_a_changed_question_in_the_deployments_flows_is_checked_like_its_facts(tmp_path):
+    from tests.telegram.test_office_questions_e2e import ASKED, office_changes_the_checkin
+
+    config = office_changes_the_checkin(tmp_path)
+    env = {"COUNSEL_BOT_CONFIG": str(config)}
+    assert counsel_bot(tmp_path, "config", "check", env_extra=env).returncode == 0
+    translate(config.parent, "ar", {ASKED: ""})
+    for command in (("config", "check"), ("i18n-check",)):
+        result = counsel_bot(tmp_path, *command, env_extra=env)
+        assert result.returncode == 1
+        assert (f"questions.yaml:10 (questions.checkin.question): no العربية (ar) translation "
+                f"for {ASKED!r}") in result.stdout
