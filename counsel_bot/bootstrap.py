@@ -16,8 +16,9 @@ from typing import Any
 
 from counsel_bot.audit import AuditLog, AuditTrail
 from counsel_bot.cases.signin import SignInLinks
-from counsel_bot.config.deployment import load_deployment
+from counsel_bot.config.deployment import ConfigError, read_config
 from counsel_bot.config.settings import Settings
+from counsel_bot.config.translations import deployment_texts, require_translations
 from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.dialogs import load_dialogs
 from counsel_bot.engine.effects import (
@@ -97,9 +98,14 @@ def load_context(settings: Settings, *, screening: bool = True) -> EngineContext
     Screening lexicons of every supported language are loaded too (people mix languages);
     commands that never read a returnee's message skip them.
     """
-    deployment = load_deployment(settings.config_path)
-    catalogs = Catalogs.load(settings.locales_dir, deployment.languages)
-    dialogs = load_dialogs(settings.dialogs_dir, catalogs)
+    config = read_config(settings.config_path)
+    if config.deployment is None:
+        raise ConfigError(config.problems)
+    deployment = config.deployment
+    own_texts = deployment_texts(deployment)
+    require_translations(config, own_texts)  # the deployment's facts, in every language
+    catalogs = Catalogs.load(settings.locales_dir, deployment.languages, own_texts)
+    dialogs = load_dialogs(settings.dialogs_dir, catalogs, deployment.dialogs_dir)
     screener = (Screener.from_locales(settings.locales_dir, SCREENING_LANGUAGES,
                                       semantic=semantic_layer(settings))
                 if screening else None)

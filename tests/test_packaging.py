@@ -26,4 +26,6 @@ def test_packaged_content_is_found_through_the_package() -> None:
     assert (packaged_dialogs() / "onboarding.yaml").is_file()
     assert (packaged_locales() / "fr" / "LC_MESSAGES" / "messages.po").is_file()
     assert (packaged_locales() / "fr" / "distress.yaml").is_file()
-    assert Path(packaged_dialogs(), "countries").is_dir()
+    assert Path(packaged_dialogs(), "sample", "countries").is_dir()
+    assert Path(packaged_dialogs(), "sample", "locales", "fr", "LC_MESSAGES",
+                "deployment.po").is_file()

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TextIO
 
 from counsel_bot.bootstrap import load_context
-from counsel_bot.config.deployment import ConfigError
+from counsel_bot.config.deployment import ConfigError, read_config
 from counsel_bot.config.settings import Settings
+from counsel_bot.config.translations import untranslated
 from counsel_bot.engine.dialogs import DialogError
 from counsel_bot.i18n.catalogs import CatalogError
 
@@ -42,4 +43,11 @@ def run_check(settings: Settings, out: TextIO) -> int:
           f"{', '.join(deployment.languages)})", file=out)
     if deployment.sample:
         print(f"note: {SAMPLE_NOTE}", file=out)
+    if deployment.show_untranslated:  # allowed, so not a problem; still never silent
+        shown = untranslated(read_config(settings.config_path), context.catalogs.deployment)
+        for problem in shown:
+            print(f"note: {problem} (shown as written, with a note)", file=out)
+        if shown:
+            print(f"note: {len(shown)} text(s) not yet translated are shown as written "
+                  "(missing_translations: show_source)", file=out)
     return 0

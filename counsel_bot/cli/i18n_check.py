@@ -6,12 +6,16 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
+from counsel_bot.config.deployment import read_config
 from counsel_bot.config.settings import Settings
-from counsel_bot.engine.dialogs import content_files
+from counsel_bot.config.translations import content_texts, deployment_texts, untranslated
+from counsel_bot.engine.dialogs import DialogError, content_files, load_dialogs
 from counsel_bot.i18n.catalogs import (
     SOURCE_LANGUAGE,
     SUPPORTED_LANGUAGES,
     CatalogError,
+    Catalogs,
+    deployment_pot_path,
     placeholders,
     po_path,
     read_catalog,
@@ -92,12 +96,43 @@ def check_desk(locales_dir: Path) -> list[str]:
     return problems
 
 
+def check_deployment(settings: Settings) -> list[str]:
+    """The deployment's own texts (COUNSEL_BOT_CONFIG, else the sample): its template is
+    fresh, and each text is translated into every enabled language (even when the
+    deployment allows showing the source text, which start-up then accepts)."""
+    config = read_config(settings.config_path)
+    if config.deployment is None:
+        return [str(p) for p in config.problems]
+    deployment = config.deployment
+    folder = deployment.folder or settings.config_path.parent
+    refresh = f"run: counsel-bot deployment catalogues {folder}"
+    pot = deployment_pot_path(folder)
+    wanted = {text for *_, text in content_texts(config.files)}
+    if deployment.dialogs_dir is not None:
+        wanted |= {text for path in content_files(deployment.dialogs_dir)
+                   for _, text in texts_in_file(path)}
+    if not pot.is_file():
+        return [f"{pot}: missing ({refresh})"]
+    with pot.open("rb") as fh:
+        have = {m.id for m in read_po(fh) if m.id and isinstance(m.id, str)}
+    problems = [f"{pot} lacks {t[:60]!r} ({refresh})" for t in sorted(wanted - have)]
+    texts = deployment_texts(deployment)
+    problems += [str(p) for p in untranslated(config, texts)]
+    if deployment.dialogs_dir is not None:  # its own flows: translated as start-up wants
+        catalogs = Catalogs.load(settings.locales_dir, deployment.languages, texts)
+        try:
+            load_dialogs(settings.dialogs_dir, catalogs, deployment.dialogs_dir)
+        except DialogError as exc:
+            problems.append(str(exc))
+    return problems
+
+
 def check_all(settings: Settings) -> list[str]:
     problems = check_template(settings.dialogs_dir, settings.locales_dir)
     msgids = _template_ids(settings.locales_dir)
     for lang in SUPPORTED_LANGUAGES:
         problems += check_language(settings.locales_dir, lang, msgids)
-    return problems + check_desk(settings.locales_dir)
+    return problems + check_desk(settings.locales_dir) + check_deployment(settings)
 
 
 def unreviewed(locales_dir: Path, languages: list[str] | tuple[str, ...]) -> list[str]:

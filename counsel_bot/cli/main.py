@@ -60,6 +60,32 @@ def _config_check(args: argparse.Namespace, settings: Settings) -> int:
     return run_check(settings, sys.stdout)
 
 
+def _deployment(args: argparse.Namespace, settings: Settings) -> int:
+    from counsel_bot.cli.deployment_cmd import (
+        InitRefused,
+        copy_flow,
+        enabled_languages,
+        init_deployment,
+        update_catalogues,
+    )
+
+    folder = Path(args.dir)
+    try:
+        if args.what == "init":
+            languages = [x.strip() for x in args.languages.split(",") if x.strip()]
+            for note in init_deployment(folder, args.country, languages):
+                print(note)
+        elif args.what == "catalogues":
+            for path in update_catalogues(folder, enabled_languages(folder)):
+                print(f"updated: {path}")
+        else:
+            print(f"copied: {copy_flow(folder, args.flow)}")
+    except InitRefused as exc:
+        print(f"counsel-bot deployment {args.what}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _listen(value: str) -> tuple[str, int]:
     host, _, port = value.rpartition(":")
     if not host or not port.isdigit():
@@ -382,6 +408,29 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", metavar="FILE", help="the deployment file to check "
                        "(default: COUNSEL_BOT_CONFIG, else the shipped sample)")
     check.set_defaults(run=_config_check)
+
+    deployment = commands.add_parser(
+        "deployment", help="a deployment's own folder: its files, catalogues and flows"
+    ).add_subparsers(dest="what", required=True)
+    init = deployment.add_parser(
+        "init", help="scaffold DIR/deployment.yaml, DIR/countries/XX.yaml and the catalogues, "
+        "every field explained and every fact to fill in marked FILL IN")
+    init.add_argument("dir", help="a new or empty folder")
+    init.add_argument("--country", required=True, help="the ISO 3166 code, e.g. SN")
+    init.add_argument("--languages", required=True,
+                      help="comma-separated codes, the first the one the texts are written "
+                      "in, e.g. fr,wo,en")
+    init.set_defaults(run=_deployment)
+    catalogues = deployment.add_parser(
+        "catalogues", help="extract DIR's texts into DIR/locales/deployment.pot and update "
+        "each enabled language's deployment.po, keeping translations made")
+    catalogues.add_argument("dir")
+    catalogues.set_defaults(run=_deployment)
+    copy = deployment.add_parser("copy-flow", help="copy a shipped flow file (e.g. checkin) "
+                                 "into DIR/dialogs/, where it replaces the shipped one")
+    copy.add_argument("dir")
+    copy.add_argument("flow")
+    copy.set_defaults(run=_deployment)
 
     i18n = commands.add_parser("i18n-check", help="fail on missing, fuzzy or mismatched "
                                "translations, or a stale messages.pot")

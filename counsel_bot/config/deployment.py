@@ -90,6 +90,10 @@ class Deployment:
     checkin_hour: int = 10  # local time a check-in is sent
     alert_deadlines: tuple[tuple[str, int], ...] = (("urgent", 15), ("high", 240))  # minutes
     erasure_days: int = 30  # an erasure request is carried out after this, if not sooner
+    folder: Path | None = None  # the deployment's folder: its catalogues, its own flows
+    source_language: str = "en"  # the language its own texts are written in
+    show_untranslated: bool = False  # show a missing translation's source text, with a note
+    dialogs_dir: Path | None = None  # its own flows, replacing shipped ones of the same name
 
     def alert_deadline(self, severity: str) -> int:
         return dict(self.alert_deadlines).get(severity, 240)
@@ -171,7 +175,8 @@ def read_config(path: Path) -> Configuration:
             f"{', '.join(p.stem for p in country_paths)}", _line(node, ("default_country",))))
     files = (path, *country_paths)
     problems.sort(key=lambda p: (files.index(p.file), p.line or 0))
-    deployment = _deployment(model, countries) if model is not None and not problems else None
+    deployment = (_deployment(model, countries, path) if model is not None and not problems
+                  else None)
     return Configuration(path, files, deployment, tuple(problems))
 
 
@@ -405,8 +410,14 @@ def _country(model: schema.CountryFile) -> Country:
     )
 
 
-def _deployment(model: schema.DeploymentFile, countries: dict[str, Country]) -> Deployment:
+def _deployment(model: schema.DeploymentFile, countries: dict[str, Country],
+                path: Path) -> Deployment:
+    dialogs = path.parent / model.dialogs_dir
     return Deployment(
+        folder=path.parent,
+        source_language=model.source_language,
+        show_untranslated=model.missing_translations == "show_source",
+        dialogs_dir=dialogs if dialogs.is_dir() else None,
         sample=model.sample or any(c.sample for c in countries.values()),
         organisation=model.organisation,
         languages=tuple(model.languages),

@@ -30,4 +30,4 @@ def packaged_locales() -> Path:
 
 def sample_deployment() -> Path:
     """The shipped sample deployment: invented facts, marked as a sample wherever shown."""
-    return packaged_dialogs() / "deployment.sample.yaml"
+    return packaged_dialogs() / "sample" / "deployment.yaml"

@@ -13,7 +13,7 @@ is coerced. `"no"` in quotes is not false, and a phone number must be written in
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -39,9 +39,16 @@ def refuse(message: str) -> PydanticCustomError:
     return PydanticCustomError(PLAIN, message)
 
 
+# What `counsel-bot deployment init` writes where a fact must be filled in; a value still
+# holding it is refused, so no scaffolded placeholder ever reaches a returnee.
+FILL_IN = "FILL IN"
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise refuse("is empty")
+    if FILL_IN in value:
+        raise refuse(f'still says "{FILL_IN}": write the verified value here')
     return value
 
 
@@ -137,6 +144,21 @@ class DeploymentFile(BaseModel):
         description=f"a list of language codes, each once, among: {LANGUAGES}")
     default_language: str | None = Field(
         default=None, description="one of the codes listed in languages")
+    source_language: str = Field(
+        default="en", pattern=r"^[a-z]{2,3}$",
+        description="the language code (for example fr) the deployment's own texts are "
+                    "written in: the organisation, services, rumours and contacts; every other "
+                    "enabled language needs a translation in locales/<lang>/LC_MESSAGES/"
+                    "deployment.po")
+    missing_translations: Literal["refuse", "show_source"] = Field(
+        default="refuse",
+        description='refuse (the bot does not start while a text of this deployment lacks a '
+                    'translation) or show_source (the text is shown as written, with a note in '
+                    "the returnee's language that it is not yet translated)")
+    dialogs_dir: Text = Field(
+        default="dialogs",
+        description="a folder, relative to this file, whose flow files replace the shipped "
+                    "flows of the same name (optional; the shipped flows are used otherwise)")
     default_country: CountryCode = Field(description=COUNTRY_CODE)
     countries_dir: Text = Field(
         default="countries",

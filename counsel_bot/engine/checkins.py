@@ -1,7 +1,10 @@
-"""The check-in: how are you (1 to 5), what is pressing (several), anything else (optional).
+"""The check-in: how are you (1 to 5), what is pressing (several), are you safe, anything
+else (optional).
 
 Each answer is a button; the comment is free text, screened like any other. Snoozing asks
-again tomorrow. The answers go to the case file as one RecordCheckin effect.
+again tomorrow. The answers go to the case file as one RecordCheckin effect. The wording,
+the scale's labels and the needs offered are the office's data (`questions.checkin` of
+dialogs/questions.yaml, or of the deployment's copy); this code only asks them in order.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from counsel_bot.engine.turn import Turn
 from counsel_bot.screening.screener import screen_checkin
 
 if TYPE_CHECKING:
+    from counsel_bot.engine.questions import Checkin
     from counsel_bot.i18n.catalogs import Translator
 
-NEEDS = ("shelter", "food", "health", "money", "work", "safety", "documents", "family")
 SCORE, NEEDS_STEP, COMMENT = "checkin.score", "checkin.needs", "checkin.comment"
 SAFETY = "checkin.safety"  # one direct, structured question: are you safe right now?
 POSITIONS = (SCORE, NEEDS_STEP, SAFETY, COMMENT)
@@ -27,31 +30,35 @@ def _tr(turn: Turn) -> Translator:
     return turn.ctx.translator(turn.state.language)
 
 
+def _questions(turn: Turn) -> Checkin:
+    return turn.ctx.dialogs.questions.checkin
+
+
 def ask_score(turn: Turn, due: CheckinDue) -> None:
     if turn.state.case_id is None or not turn.state.has_consent("checkins"):
         return  # no consent, no check-in: nothing is sent
     tr = _tr(turn)
-    system = turn.ctx.dialogs.system
+    asked = _questions(turn)
     if turn.state.position not in POSITIONS:
         turn.state.return_to = turn.state.position
     turn.state.position = SCORE
     turn.state.checkin = {"id": due.checkin_id, "score": None, "needs": []}
-    rows = [(Button(tr(system[f"checkin_score_{n}"]), f"{SCORE}:{n}"),) for n in range(1, 6)]
-    rows.append((Button(tr(system["checkin_snooze"]), f"{SCORE}:snooze"),))
+    rows = [(Button(tr(label), f"{SCORE}:{n}"),) for n, label in enumerate(asked.scale, 1)]
+    rows.append((Button(tr(asked.snooze), f"{SCORE}:snooze"),))
     rows.append(help_button(turn))
-    text = tr(system["checkin_reminder" if due.reminder else "checkin_question"])
+    text = tr(asked.reminder if due.reminder else asked.question)
     turn.effects.append(Send(text, tuple(rows), rtl=tr.rtl, protect=True,
                              priority=Priority.BULK))
 
 
 def _needs_message(turn: Turn) -> Send:
     tr = _tr(turn)
-    system = turn.ctx.dialogs.system
+    needs = _questions(turn).needs
     chosen = set((turn.state.checkin or {}).get("needs", []))
-    rows = [(Button(("✓ " if need in chosen else "") + tr(system[f"need_{need}"]),
-                    f"{NEEDS_STEP}:{need}"),) for need in NEEDS]
-    rows.append((Button(tr(system["checkin_done"]), f"{NEEDS_STEP}:done"),))
-    return Send(tr(system["checkin_needs"]), tuple(rows), rtl=tr.rtl, protect=True)
+    rows = [(Button(("✓ " if need.code in chosen else "") + tr(need.label),
+                    f"{NEEDS_STEP}:{need.code}"),) for need in needs.options]
+    rows.append((Button(tr(needs.done), f"{NEEDS_STEP}:done"),))
+    return Send(tr(needs.question), tuple(rows), rtl=tr.rtl, protect=True)
 
 
 def on_press(turn: Turn, action: str) -> bool:
@@ -61,12 +68,12 @@ def on_press(turn: Turn, action: str) -> bool:
     if position != turn.state.position or position not in POSITIONS or checkin is None:
         return False
     tr = _tr(turn)
-    system = turn.ctx.dialogs.system
+    asked = _questions(turn)
     case_id = turn.state.case_id
     if position == SCORE:
         if choice == "snooze" and case_id:
             turn.effects.append(SnoozeCheckin(case_id, checkin["id"]))
-            turn.effects.append(Send(tr(system["checkin_snoozed"]), rtl=tr.rtl))
+            turn.effects.append(Send(tr(asked.snoozed), rtl=tr.rtl))
             _leave(turn)
             return True
         if not choice.isdigit() or not 1 <= int(choice) <= 5:
@@ -78,10 +85,10 @@ def on_press(turn: Turn, action: str) -> bool:
     if position == NEEDS_STEP:
         if choice == "done":
             turn.state.position = SAFETY
-            turn.effects.append(Send(tr(system["checkin_safety"]), safety_buttons(turn, SAFETY),
+            turn.effects.append(Send(tr(asked.safety), safety_buttons(turn, SAFETY),
                                      rtl=tr.rtl, protect=True))
             return True
-        if choice not in NEEDS:
+        if choice not in turn.ctx.dialogs.questions.needs:
             return False
         needs = checkin["needs"]
         needs.remove(choice) if choice in needs else needs.append(choice)
@@ -94,8 +101,8 @@ def on_press(turn: Turn, action: str) -> bool:
         if choice != "yes":  # not safe, or wants to talk: the urgent path at once
             on_safety_answer(turn, f"{SAFETY}:{choice}")
         turn.state.position = COMMENT
-        turn.effects.append(Send(tr(system["checkin_comment"]),
-                                 ((Button(tr(system["checkin_skip"]), f"{COMMENT}:skip"),),),
+        turn.effects.append(Send(tr(asked.comment),
+                                 ((Button(tr(asked.skip), f"{COMMENT}:skip"),),),
                                  rtl=tr.rtl))
         return True
     if choice == "skip":
@@ -115,7 +122,7 @@ def finish(turn: Turn, comment: str | None) -> None:
     turn.effects.append(RecordCheckin(case_id, checkin["id"], checkin["score"], needs, comment,
                                       checkin.get("safe")))
     tr = _tr(turn)
-    turn.effects.append(Send(tr(turn.ctx.dialogs.system["checkin_thanks"]), rtl=tr.rtl))
+    turn.effects.append(Send(tr(_questions(turn).thanks), rtl=tr.rtl))
     respond(turn, screen_checkin(checkin["score"], needs), None)
     _leave(turn)
 

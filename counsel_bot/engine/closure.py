@@ -31,7 +31,6 @@ MET, MISSING, SUPPORT, COMMENT, REFERRAL = (
     "closure.met", "closure.missing", "closure.support", "closure.comment", "closure.referral")
 STOP, DELETE = "contact.stop", "contact.delete"
 POSITIONS = (MET, MISSING, SUPPORT, COMMENT, REFERRAL, STOP, DELETE)
-NEEDS = ("shelter", "food", "health", "money", "work", "safety", "documents", "family")
 STOP_REASONS = ("no_need", "elsewhere", "privacy", "moved")
 
 
@@ -49,6 +48,11 @@ def _skip(turn: Turn, position: str) -> tuple[Button, ...]:
     return (Button(_t(turn, "checkin_skip"), f"{position}:skip"),)
 
 
+def _q(turn: Turn, text: str, **values: object) -> str:
+    """One of the office's questions (questions.yaml), in the returnee's language."""
+    return turn.ctx.translator(turn.state.language)(text, **values)
+
+
 def on_closed(turn: Turn, event: CaseClosed) -> None:
     state = turn.state
     state.closed = event.reason
@@ -58,41 +62,46 @@ def on_closed(turn: Turn, event: CaseClosed) -> None:
         return  # never another word to this chat
     country = turn.ctx.deployment.country(state.country)
     tr = turn.ctx.translator(state.language)
-    organisation = tr(turn.ctx.deployment.organisation)
+    organisation = tr.content(turn.ctx.deployment.organisation)
     office = country.office
-    services = "\n".join(f"• {tr(s.name)}: {tr(s.description)}" for s in country.services)
-    contact = f"{tr(office.name)}, {tr.ltr(office.phone)}"
+    services = "\n".join(f"• {tr.content(s.name)}: {tr.content(s.description)}"
+                         for s in country.services)
+    contact = f"{tr.content(office.name)}, {tr.ltr(office.phone)}"
     _say(turn, f"{_t(turn, 'closure_message', organisation=organisation)}\n\n"
                f"{_t(turn, 'closure_next')}\n{services}\n• {contact}", protect=True)
     state.closure = {"met": None, "missing": [], "support": None, "referral": 0}
-    _say(turn, _t(turn, "closure_eval_intro"))
+    _say(turn, _q(turn, turn.ctx.dialogs.questions.evaluation.intro))
     _ask_met(turn)
 
 
 def _ask_met(turn: Turn) -> None:
     turn.state.position = MET
-    rows = [(Button(_t(turn, f"eval_met_{v}"), f"{MET}:{v}"),) for v in ("yes", "partly", "no")]
-    _say(turn, _t(turn, "eval_met"), [*rows, _skip(turn, MET)])
+    met = turn.ctx.dialogs.questions.evaluation.met
+    rows = [(Button(_q(turn, met.label(v)), f"{MET}:{v}"),) for v in ("yes", "partly", "no")]
+    _say(turn, _q(turn, met.question), [*rows, _skip(turn, MET)])
 
 
 def _ask_missing(turn: Turn) -> None:
     turn.state.position = MISSING
     chosen = set((turn.state.closure or {}).get("missing", []))
-    rows = [(Button(("✓ " if n in chosen else "") + _t(turn, f"need_{n}"), f"{MISSING}:{n}"),)
-            for n in NEEDS]
-    rows.append((Button(_t(turn, "checkin_done"), f"{MISSING}:done"),))
-    _say(turn, _t(turn, "eval_missing"), rows)
+    questions = turn.ctx.dialogs.questions
+    rows = [(Button(("✓ " if n.code in chosen else "") + _q(turn, n.label),
+                    f"{MISSING}:{n.code}"),) for n in questions.checkin.needs.options]
+    rows.append((Button(_q(turn, questions.checkin.needs.done), f"{MISSING}:done"),))
+    _say(turn, _q(turn, questions.evaluation.missing), rows)
 
 
 def _ask_support(turn: Turn) -> None:
     turn.state.position = SUPPORT
-    rows = [(Button(_t(turn, f"checkin_score_{n}"), f"{SUPPORT}:{n}"),) for n in range(1, 6)]
-    _say(turn, _t(turn, "eval_support"), [*rows, _skip(turn, SUPPORT)])
+    questions = turn.ctx.dialogs.questions
+    rows = [(Button(_q(turn, label), f"{SUPPORT}:{n}"),)
+            for n, label in enumerate(questions.checkin.scale, 1)]
+    _say(turn, _q(turn, questions.evaluation.support), [*rows, _skip(turn, SUPPORT)])
 
 
 def _ask_comment(turn: Turn) -> None:
     turn.state.position = COMMENT
-    _say(turn, _t(turn, "eval_comment"), [_skip(turn, COMMENT)])
+    _say(turn, _q(turn, turn.ctx.dialogs.questions.evaluation.comment), [_skip(turn, COMMENT)])
 
 
 def on_press(turn: Turn, action: str) -> bool:
@@ -119,7 +128,7 @@ def on_press(turn: Turn, action: str) -> bool:
     elif position == MISSING:
         if choice == "done":
             _ask_support(turn)
-        elif choice in NEEDS:
+        elif choice in turn.ctx.dialogs.questions.needs:
             missing = closure["missing"]
             missing.remove(choice) if choice in missing else missing.append(choice)
             _ask_missing(turn)
@@ -143,7 +152,7 @@ def finish_evaluation(turn: Turn, comment: str | None) -> None:
         turn.effects.append(RecordEvaluation(turn.state.case_id, closure.get("met"),
                                              tuple(closure.get("missing", [])),
                                              closure.get("support"), comment))
-    _say(turn, _t(turn, "eval_thanks"))
+    _say(turn, _q(turn, turn.ctx.dialogs.questions.evaluation.thanks))
     offer_next_referral(turn)
 
 
@@ -154,8 +163,8 @@ def _partners(turn: Turn) -> tuple[Partner, ...]:
 def _referral_text(turn: Turn, index: int) -> str:
     tr = turn.ctx.translator(turn.state.language)
     partner = _partners(turn)[index]
-    return _t(turn, "referral_offer", partner=tr(partner.name),
-              description=tr(partner.description))
+    return _q(turn, turn.ctx.dialogs.questions.referral.offer, partner=tr.content(partner.name),
+              description=tr.content(partner.description))
 
 
 def offer_next_referral(turn: Turn) -> None:
@@ -167,9 +176,10 @@ def offer_next_referral(turn: Turn) -> None:
         turn.state.position = None
         return
     turn.state.position = REFERRAL
+    referral = turn.ctx.dialogs.questions.referral
     _say(turn, _referral_text(turn, index),
-         [(Button(_t(turn, "referral_yes"), f"{REFERRAL}:yes"),
-           Button(_t(turn, "referral_no"), f"{REFERRAL}:no"))], protect=True)
+         [(Button(_q(turn, referral.yes), f"{REFERRAL}:yes"),
+           Button(_q(turn, referral.no), f"{REFERRAL}:no"))], protect=True)
 
 
 def answer_referral(turn: Turn, granted: bool) -> None:
@@ -185,8 +195,9 @@ def answer_referral(turn: Turn, granted: bool) -> None:
     assert state.case_id is not None
     turn.effects.append(ReferralAnswer(state.case_id, partner.code, granted))
     tr = turn.ctx.translator(state.language)
-    _say(turn, _t(turn, "referral_shared" if granted else "referral_not_shared",
-                  partner=tr(partner.name)))
+    referral = turn.ctx.dialogs.questions.referral
+    _say(turn, _q(turn, referral.shared if granted else referral.not_shared,
+                  partner=tr.content(partner.name)))
     closure["referral"] = index + 1
     offer_next_referral(turn)
 

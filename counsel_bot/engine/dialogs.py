@@ -15,8 +15,14 @@ from typing import Any
 import yaml
 
 from counsel_bot import yaml_text
-from counsel_bot.i18n.catalogs import Catalogs, language_name, placeholders
-from counsel_bot.i18n.extract import texts_in_yaml
+from counsel_bot.engine.questions import Questions, parse_questions
+from counsel_bot.i18n.catalogs import (
+    UNTRANSLATED_NOTE,
+    Catalogs,
+    language_name,
+    placeholders,
+)
+from counsel_bot.i18n.extract import keyed_texts_in_yaml
 
 STEP_TYPES: Mapping[str, tuple[str, ...]] = {
     # type: the keys it requires
@@ -68,6 +74,7 @@ class Dialogs:
     steps: Mapping[str, Step]
     starts: Mapping[str, str]  # flow -> its first step's key
     system: Mapping[str, str]  # system texts by name
+    questions: Questions  # the check-in, the evaluation, the referral, the session notice
 
     def step(self, key: str) -> Step:
         return self.steps[key]
@@ -165,8 +172,9 @@ def check_translations(path: Path, catalogs: Catalogs) -> list[str]:
     source = path.read_text(encoding="utf-8")
     node = yaml_text.compose(source)
     problems = []
-    for line, text in texts_in_yaml(source):
-        where = f"{path.name}:{line} ({_step_of_line(node, line)})"
+    for key, line, text in keyed_texts_in_yaml(source):
+        owner = _step_of_line(node, line)
+        where = f"{path.name}:{line} ({key if owner == '(top)' else owner})"
         for lang in catalogs.languages:
             translated = catalogs.translation_of(lang, text)
             short = text if len(text) < 50 else text[:47] + "..."
@@ -181,22 +189,59 @@ def check_translations(path: Path, catalogs: Catalogs) -> list[str]:
 
 
 def content_files(dialogs_dir: Path) -> list[Path]:
-    return sorted(dialogs_dir.rglob("*.yaml"))
+    """The flow and text files of a dialogs folder (sub-folders, such as the sample
+    deployment's, are not flows)."""
+    return sorted(dialogs_dir.glob("*.yaml"))
 
 
-def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None) -> Dialogs:
-    """Load every flow; with catalogues, also refuse any text that is not translated."""
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml_text.load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DialogError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DialogError(f"{path.name}: expected a mapping at the top")
+    return data
+
+
+def _flow_name(path: Path) -> str | None:
+    """What a file defines as a whole: its flow's name, or "questions"; None for texts."""
+    data = _read(path)
+    if "flow" in data:
+        return str(data["flow"])
+    return "questions" if "questions" in data else None
+
+
+def flow_files(dialogs_dir: Path, overrides: Path | None = None) -> list[Path]:
+    """The files in use: the shipped ones, with a deployment's own flow files replacing the
+    shipped flow of the same name (and its questions file the shipped questions); its text
+    files add to (and replace single) texts."""
+    own = content_files(overrides) if overrides is not None else []
+    replaced = {name for name in map(_flow_name, own) if name}
+    shipped = [p for p in content_files(dialogs_dir) if _flow_name(p) not in replaced]
+    return shipped + own
+
+
+def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None,
+                 overrides: Path | None = None) -> Dialogs:
+    """Load every flow; with catalogues, also refuse any text that is not translated.
+
+    `overrides` is a deployment's own dialogs folder: a flow there replaces the shipped
+    flow of the same name, and its texts replace the shipped texts of the same name."""
     steps: dict[str, Step] = {}
     starts: dict[str, str] = {}
     system: dict[str, str] = {}
-    for path in sorted(dialogs_dir.glob("*.yaml")):
-        try:
-            data = yaml_text.load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise DialogError(f"{path.name}: not valid YAML: {exc}") from exc
-        if not isinstance(data, dict):
-            raise DialogError(f"{path.name}: expected a mapping at the top")
-        if "flow" in data:
+    questions: Questions | None = None
+    files = flow_files(dialogs_dir, overrides)
+    for path in files:
+        data = _read(path)
+        if "questions" in data:
+            if questions is not None:
+                raise DialogError(f"{path.name}: the questions are defined twice")
+            questions, problems = parse_questions(data["questions"])
+            if questions is None:
+                raise DialogError("\n".join(f"{path}: {p}" for p in problems))
+        elif "flow" in data:
             flow, start, flow_steps = _parse_flow(path, data)
             if flow in starts:
                 raise DialogError(f"{path.name}: flow {flow!r} is defined twice")
@@ -206,11 +251,17 @@ def load_dialogs(dialogs_dir: Path, catalogs: Catalogs | None = None) -> Dialogs
             system.update({str(k): str(v) for k, v in data["texts"].items()})
     if not starts:
         raise DialogError(f"{dialogs_dir}: no flows found")
+    if questions is None:
+        raise DialogError(f"{dialogs_dir}: no questions file (questions.yaml) found")
+    for need in questions.checkin.needs.options:  # the desks name a need by these texts
+        system[f"need_{need.code}"] = need.label
     _check_links(steps, starts.values())
+    if system.get("untranslated_note", UNTRANSLATED_NOTE) != UNTRANSLATED_NOTE:
+        raise DialogError(f"untranslated_note must read {UNTRANSLATED_NOTE!r}")
     if catalogs is not None:
-        problems = [p for f in content_files(dialogs_dir) for p in check_translations(f, catalogs)]
+        problems = [p for f in files for p in check_translations(f, catalogs)]
         if problems:
             shown = "\n  ".join(problems[:20])
             more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
             raise DialogError(f"untranslated or mismatched texts:\n  {shown}{more}")
-    return Dialogs(steps=steps, starts=starts, system=system)
+    return Dialogs(steps=steps, starts=starts, system=system, questions=questions)

@@ -19,9 +19,9 @@ def _values(state: Conversation, ctx: EngineContext, tr: Translator) -> dict[str
     deployment = ctx.deployment
     country = deployment.country(state.country)
     return {
-        "organisation": tr(deployment.organisation),
+        "organisation": tr.content(deployment.organisation),
         "retention_period": tr.months(deployment.retention_months),
-        "country": tr(country.name),
+        "country": tr.content(country.name),
     }
 
 
@@ -57,23 +57,25 @@ def _country_body(step: Step, state: Conversation, ctx: EngineContext, tr: Trans
         if not country.services:
             return tr(step.get("empty"))
         return "\n\n".join(
-            f"• {tr(s.name)}\n{tr(s.description)}\n"
-            f"{tr(ctx.dialogs.system['service_limits'], limits=tr(s.limits))}\n"
-            f"{tr(ctx.dialogs.system['service_conditions'], conditions=tr(s.conditions))}"
+            f"• {tr.content(s.name)}\n{tr.content(s.description)}\n"
+            f"{tr(ctx.dialogs.system['service_limits'], limits=tr.content(s.limits))}\n"
+            f"{tr(ctx.dialogs.system['service_conditions'], conditions=tr.content(s.conditions))}"
             for s in country.services
         )
     if step.type == "rumours":
         if not country.rumours:
             return tr(step.get("empty"))
         return "\n\n".join(
-            f"{tr(ctx.dialogs.system['rumour_line'], rumour=tr(r.rumour))}\n"
-            f"{tr(ctx.dialogs.system['fact_line'], fact=tr(r.fact))}"
+            f"{tr(ctx.dialogs.system['rumour_line'], rumour=tr.content(r.rumour))}\n"
+            f"{tr(ctx.dialogs.system['fact_line'], fact=tr.content(r.fact))}"
             for r in country.rumours
         )
     office = country.office
-    emergency = "\n".join(f"• {tr(c.name)}: {ltr(c.phone)}" for c in country.emergency_contacts)
+    emergency = "\n".join(f"• {tr.content(c.name)}: {ltr(c.phone)}"
+                          for c in country.emergency_contacts)
     return (
-        f"{tr(office.name)}\n{office.address}\n{ltr(office.phone)}\n{tr(office.hours)}\n\n"
+        f"{tr.content(office.name)}\n{tr.content(office.address)}\n{ltr(office.phone)}\n"
+        f"{tr.content(office.hours)}\n\n"
         f"{tr(ctx.dialogs.system['emergency_heading'])}\n{emergency}"
     )
 

@@ -45,7 +45,8 @@ def ask_if_safe(turn: Turn, result: ScreeningResult) -> None:
 def contacts_text(turn: Turn) -> str:
     tr = turn.ctx.translator(turn.state.language)
     country = turn.ctx.deployment.country(turn.state.country)
-    return "\n".join(f"• {tr(c.name)}: {tr.ltr(c.phone)}" for c in country.emergency_contacts)
+    return "\n".join(f"• {tr.content(c.name)}: {tr.ltr(c.phone)}"
+                     for c in country.emergency_contacts)
 
 
 def alert_justification(turn: Turn, severity: str) -> str | None:

@@ -18,13 +18,13 @@ def _timezone(state: Conversation, ctx: EngineContext) -> str:
 
 def session_details(session: Session, state: Conversation, ctx: EngineContext) -> str:
     tr = ctx.translator(state.language)
-    system = ctx.dialogs.system
-    where = (tr(system["session_place"], place=session.place) if session.place
-             else tr(system["session_online"], link=tr.ltr(session.online or "")))
-    text = tr(system["session_notice"], when=tr.when(session.starts, _timezone(state, ctx)),
+    notice = ctx.dialogs.questions.session_notice  # the office's template
+    where = (tr(notice.place, place=session.place) if session.place
+             else tr(notice.online, link=tr.ltr(session.online or "")))
+    text = tr(notice.text, when=tr.when(session.starts, _timezone(state, ctx)),
               where=where, duration=tr.minutes(session.duration))
     if session.interpreter:
-        text += "\n" + tr(system["session_interpreter"],
+        text += "\n" + tr(notice.interpreter,
                           language=tr.language_in_own_words(session.interpreter))
     return text
 
@@ -51,7 +51,7 @@ def session_event_message(kind: str, session: Session, first: bool, state: Conve
     parts = [tr(system[heading])] if heading else []
     parts.append(details)
     if first and kind == "scheduled":
-        parts.append(tr(system["session_first"]))
+        parts.append(tr(ctx.dialogs.questions.session_notice.first))
     priority = Priority.BULK if kind.startswith("reminder") else Priority.REPLY
     return Send("\n\n".join(parts), buttons=answer_buttons(session, state, ctx), rtl=tr.rtl,
                 protect=True, priority=priority)

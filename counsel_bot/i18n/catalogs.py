@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as _field
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -63,6 +64,50 @@ def po_path(locales_dir: Path, lang: str) -> Path:
     return locales_dir / lang / "LC_MESSAGES" / "messages.po"
 
 
+DEPLOYMENT_DOMAIN = "deployment"
+# The note shown after a deployment's text that is not yet translated (when the deployment
+# allows showing the source text), in the returnee's language: the system text
+# `untranslated_note` of dialogs/system.yaml, which the flow loader holds to this wording.
+UNTRANSLATED_NOTE = "[not yet translated into your language]"
+
+
+def deployment_po_path(folder: Path, lang: str) -> Path:
+    """A deployment's own catalogue: <deployment>/locales/<lang>/LC_MESSAGES/deployment.po"""
+    return folder / "locales" / lang / "LC_MESSAGES" / f"{DEPLOYMENT_DOMAIN}.po"
+
+
+def deployment_pot_path(folder: Path) -> Path:
+    return folder / "locales" / f"{DEPLOYMENT_DOMAIN}.pot"
+
+
+def usable_translations(catalog: Catalog) -> dict[str, str]:
+    """msgid -> msgstr for every entry that is translated and not fuzzy."""
+    return {m.id: m.string for m in catalog
+            if isinstance(m.id, str) and m.id and isinstance(m.string, str) and m.string
+            and not m.fuzzy}
+
+
+@dataclass(frozen=True)
+class DeploymentTexts:
+    """A deployment's own translations: its facts (written in `source`) and the texts of the
+    flows it overrides (written in English), per language."""
+
+    source: str
+    by_language: Mapping[str, Mapping[str, str]]
+    show_source: bool = False  # a missing translation shows the source text with a note
+
+    @classmethod
+    def load(cls, folder: Path, languages: Iterable[str], source: str,
+             show_source: bool = False) -> DeploymentTexts:
+        found: dict[str, dict[str, str]] = {}
+        for lang in languages:
+            path = deployment_po_path(folder, lang)
+            if path.is_file():
+                with path.open("rb") as fh:
+                    found[lang] = usable_translations(read_po(fh, locale=lang))
+        return cls(source, found, show_source)
+
+
 def read_catalog(locales_dir: Path, lang: str) -> Catalog:
     path = po_path(locales_dir, lang)
     try:
@@ -103,6 +148,9 @@ class Translator:
 
     lang: str
     translations: Translations
+    own: Mapping[str, str] = _field(default_factory=dict)  # the deployment's catalogue
+    content_source: str = SOURCE_LANGUAGE  # the language the deployment's facts are written in
+    show_source: bool = False
 
     @property
     def locale(self) -> Locale:
@@ -113,7 +161,22 @@ class Translator:
         return self.lang in RTL_LANGUAGES
 
     def gettext(self, msgid: str) -> str:
-        return self.translations.gettext(msgid)
+        return self.own.get(msgid) or self.translations.gettext(msgid)
+
+    def content(self, text: str) -> str:
+        """A deployment's fact (a service, a rumour, a contact's name) in this language.
+
+        Only the deployment's own catalogue translates it. When it has no translation, the
+        source text is shown with a note that it is not yet translated, if the deployment
+        allows it; start-up refuses a deployment that neither translates nor allows it."""
+        if self.lang == self.content_source or not text:
+            return text
+        found = self.own.get(text)
+        if found:
+            return found
+        if self.show_source:
+            return f"{text} {self.gettext(UNTRANSLATED_NOTE)}"
+        return text
 
     def __call__(self, msgid: str, **values: object) -> str:
         text = self.gettext(msgid)
@@ -177,15 +240,21 @@ def language_name(lang: str) -> str:
 class Catalogs:
     """The compiled catalogues of the enabled languages."""
 
-    def __init__(self, catalogs: dict[str, Catalog]) -> None:
+    def __init__(self, catalogs: dict[str, Catalog],
+                 deployment: DeploymentTexts | None = None) -> None:
         self._catalogs = catalogs
+        self.deployment = deployment or DeploymentTexts(SOURCE_LANGUAGE, {})
+        own = self.deployment.by_language
         self._translators = {
-            lang: Translator(lang, compile_catalog(cat)) for lang, cat in catalogs.items()
+            lang: Translator(lang, compile_catalog(cat), own.get(lang, {}),
+                             self.deployment.source, self.deployment.show_source)
+            for lang, cat in catalogs.items()
         }
 
     @classmethod
-    def load(cls, locales_dir: Path, languages: Iterable[str]) -> Catalogs:
-        return cls({lang: read_catalog(locales_dir, lang) for lang in languages})
+    def load(cls, locales_dir: Path, languages: Iterable[str],
+             deployment: DeploymentTexts | None = None) -> Catalogs:
+        return cls({lang: read_catalog(locales_dir, lang) for lang in languages}, deployment)
 
     @property
     def languages(self) -> Sequence[str]:
@@ -198,6 +267,9 @@ class Catalogs:
         """The usable translation of msgid, or None when it is missing or fuzzy."""
         if lang == SOURCE_LANGUAGE:
             return msgid
+        own = self.deployment.by_language.get(lang, {}).get(msgid)
+        if own:
+            return own
         message = self._catalogs[lang].get(msgid)
         if message is None or not message.string or message.fuzzy:
             return None

@@ -20,35 +20,51 @@ TRANSLATABLE_KEYS = frozenset(
         "text", "vital_interest_note", "learning_note", "accept", "decline", "label", "empty",
         "granted", "withdrawn", "declined", "never", "withdraw", "give", "close",
         "name", "description", "limits", "conditions", "rumour", "fact", "hours",
-        "organisation",
+        "organisation", "address",
     }
 )
 # Keys whose values are maps of translatable strings.
 TRANSLATABLE_MAPS = frozenset({"purposes", "texts"})
 
 
-def _walk(node: yaml.Node, translatable: bool) -> Iterator[tuple[int, str]]:
+# Keys whose whole tree is shown to people (every string below them), except NOT_TEXT keys.
+TRANSLATABLE_TREES = frozenset({"questions"})
+NOT_TEXT = frozenset({"code", "type", "next", "goto", "purpose", "flow", "start"})
+
+
+def _walk(node: yaml.Node, translatable: bool, key: str = "",
+          tree: bool = False) -> Iterator[tuple[str, int, str]]:
     if isinstance(node, yaml.ScalarNode):
         if translatable and node.tag.endswith(":str") and node.value.strip():
-            yield node.start_mark.line + 1, node.value
+            yield key, node.start_mark.line + 1, node.value
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            yield from _walk(item, translatable)
+        for index, item in enumerate(node.value):
+            yield from _walk(item, translatable, f"{key}[{index}]", tree)
     elif isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            name = key.value if isinstance(key, yaml.ScalarNode) else ""
-            if name in TRANSLATABLE_MAPS:
-                yield from _walk(value, True)
+        for name_node, value in node.value:
+            name = name_node.value if isinstance(name_node, yaml.ScalarNode) else ""
+            path = f"{key}.{name}" if key else str(name)
+            if tree:
+                yield from _walk(value, name not in NOT_TEXT, path, name not in NOT_TEXT)
+            elif name in TRANSLATABLE_TREES:
+                yield from _walk(value, True, path, True)
+            elif name in TRANSLATABLE_MAPS:
+                yield from _walk(value, True, path)
             elif isinstance(value, yaml.ScalarNode):
-                yield from _walk(value, translatable or name in TRANSLATABLE_KEYS)
+                yield from _walk(value, translatable or name in TRANSLATABLE_KEYS, path)
             else:
-                yield from _walk(value, translatable)
+                yield from _walk(value, translatable, path)
+
+
+def keyed_texts_in_yaml(source: str) -> list[tuple[str, int, str]]:
+    """(key, line, text) for every user-facing string; key as services[2].limits."""
+    node = yaml_text.compose(source)
+    return list(_walk(node, False)) if node is not None else []
 
 
 def texts_in_yaml(source: str) -> list[tuple[int, str]]:
     """(line, text) for every user-facing string of a YAML document."""
-    node = yaml_text.compose(source)
-    return list(_walk(node, False)) if node is not None else []
+    return [(line, text) for _key, line, text in keyed_texts_in_yaml(source)]
 
 
 def texts_in_file(path: Path) -> list[tuple[int, str]]:

@@ -318,15 +318,17 @@ class Care:
                                           priority=Priority.URGENT), key=key)
 
     def notify(self, case_id: str, text_name: str, key: str | None = None,
-               translate: dict[str, str] | None = None, **values: str) -> None:
+               translate: dict[str, str] | None = None,
+               content: dict[str, str] | None = None, **values: str) -> None:
         """A notice to the case's worker, in their language; `translate` values are source
-        texts to translate first."""
+        texts to translate first, `content` values texts of the deployment's own files."""
         case = self.registry.case(case_id)
         worker = self.registry.caseworker(case.caseworker) if case else None
         if worker is None:
             return
         tr = self.casework.context.translator(worker.language)
         values.update({k: tr(v) for k, v in (translate or {}).items()})
+        values.update({k: tr.content(v) for k, v in (content or {}).items()})
         text = tr(self.casework.context.dialogs.system[text_name], case_id=tr.ltr(case_id),
                   **values)
         self.chats.to_worker(worker, Send(text, rtl=tr.rtl, protect=True), key=key)

@@ -117,10 +117,10 @@ class Closing:
             self._notify_referral(effect, after)
 
     def on_evaluation(self, effect: RecordEvaluation, after: AfterStep) -> None:
-        system = self.casework.context.dialogs.system
+        dialogs = self.casework.context.dialogs
         self.care.notify(effect.case_id, "cw_evaluation", key=after.dedupe("evaluation"),
-                         translate={"met": system[f"eval_met_{effect.met}"] if effect.met
-                                    else system["cw_reason_not_given"]},
+                         translate={"met": dialogs.questions.evaluation.met.label(effect.met)
+                                    if effect.met else dialogs.system["cw_reason_not_given"]},
                          support=str(effect.support or "-"))
 
     def on_reopen(self, effect: ReopenCase, _after: AfterStep) -> None:
@@ -152,7 +152,7 @@ class Closing:
         if partner is not None:
             self.care.notify(effect.case_id, "cw_referral_yes",
                              key=after.dedupe(f"referral:{effect.partner}"),
-                             translate={"partner": partner.name})
+                             content={"partner": partner.name})
 
     # -- erasure and retention -----------------------------------------------------------
     def forget_schedule(self, case_id: str) -> None:

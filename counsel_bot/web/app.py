@@ -506,7 +506,7 @@ class WebDesk:
         country = self.deployment.countries.get(case.country)
         return self.render(page, "case.html", case=case, events=events, chart=chart,
                            reasons=CLOSE_REASONS, durations=DURATIONS,
-                           country=self.context.translator(page.lang)(country.name)
+                           country=self.context.translator(page.lang).content(country.name)
                            if country else case.country,
                            case_language=language_name(case.language),
                            interpreter_name=tr.language_in_own_words(case.language),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,10 +28,10 @@ def configure(tmp_path: Path) -> Configure:
     def write(deployment: dict[str, str] | None = None, country: dict[str, str] | None = None,
               files: dict[str, str] | None = None) -> Path:
         root = tmp_path / "deployment"
-        (root / "countries").mkdir(parents=True, exist_ok=True)
-        sample = packaged_dialogs()
+        sample = packaged_dialogs() / "sample"
+        shutil.copytree(sample, root, dirs_exist_ok=True)  # its catalogues too
         path = root / "deployment.yaml"
-        path.write_text(_edit((sample / "deployment.sample.yaml").read_text(encoding="utf-8"),
+        path.write_text(_edit((sample / "deployment.yaml").read_text(encoding="utf-8"),
                               deployment or {}, path.name), encoding="utf-8")
         (root / "countries" / "XS.yaml").write_text(
             _edit((sample / "countries" / "XS.yaml").read_text(encoding="utf-8"),

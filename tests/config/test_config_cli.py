@@ -49,9 +49,9 @@ def test_config_check_prints_every_problem_and_fails(tmp_path, configure):
         f'{path}:11: vital_interest_alerts: "no" is in quotes, so it is text, not true or '
         "false; allowed: true or false, without quotes",
         f"{path}:12: quite_hours: unknown key (did you mean quiet_hours?); the keys allowed "
-        "here are: sample, organisation, languages, default_language, default_country, "
-        "countries_dir, retention_months, erasure_days, vital_interest_alerts, quiet_hours, "
-        "checkins, alert_deadlines_minutes",
+        "here are: sample, organisation, languages, default_language, source_language, "
+        "missing_translations, dialogs_dir, default_country, countries_dir, retention_months, "
+        "erasure_days, vital_interest_alerts, quiet_hours, checkins, alert_deadlines_minutes",
         f"{path}:16: checkins.hour: 30 is out of range; allowed: a whole hour of the day, 0 to "
         "23 (local time of the returnee)",
         f"{xs}:4: code: \"XT\" is not the file's name; allowed: XS, as the file is named XS.yaml",

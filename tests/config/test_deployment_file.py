@@ -29,7 +29,7 @@ def test_the_shipped_sample_is_valid_and_marked_sample():
     config = read_config(sample_deployment())
     assert config.problems == ()
     assert config.deployment is not None and config.deployment.sample
-    assert [p.name for p in config.files] == ["deployment.sample.yaml", "XS.yaml"]
+    assert [p.name for p in config.files] == ["deployment.yaml", "XS.yaml"]
 
 
 def test_a_valid_file_gives_the_deployment_its_values(configure):

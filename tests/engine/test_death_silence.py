@@ -68,10 +68,11 @@ def _every_press() -> list[str]:
         for chat in (fresh, consented):
             actions |= set(render(step, chat.state, context).actions)
     actions |= {f"{checkins.SCORE}:{n}" for n in (1, 2, 3, 4, 5, "snooze")}
-    actions |= {f"{checkins.NEEDS_STEP}:{n}" for n in (*checkins.NEEDS, "done")}
+    actions |= {f"{checkins.NEEDS_STEP}:{n}" for n in (*context.dialogs.questions.needs, "done")}
     actions.add(f"{checkins.COMMENT}:skip")
     actions |= {f"{closure.MET}:{v}" for v in ("yes", "partly", "no", "skip")}
-    actions |= {f"{closure.MISSING}:{n}" for n in (*closure.NEEDS, "done", "skip")}
+    actions |= {f"{closure.MISSING}:{n}" for n in (*context.dialogs.questions.needs, "done",
+                                                     "skip")}
     actions |= {f"{closure.SUPPORT}:{n}" for n in (1, 2, 3, 4, 5, "skip")}
     actions |= {f"{closure.COMMENT}:skip", f"{closure.REFERRAL}:yes", f"{closure.REFERRAL}:no"}
     actions |= {f"{closure.STOP}:{r}" for r in (*closure.STOP_REASONS, "skip")}

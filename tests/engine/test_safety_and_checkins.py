@@ -216,7 +216,7 @@ def test_checkins_ask_directly_about_safety_and_not_safe_takes_the_urgent_path(c
     chat(Press("checkin.score:3"))
     chat(Press("checkin.needs:done"))
     (question,) = chat.sends
-    assert question.text == context.dialogs.system["checkin_safety"]
+    assert question.text == context.dialogs.questions.checkin.safety
     assert [b.action for row in question.buttons for b in row] == [
         "checkin.safety:yes", "checkin.safety:no", "checkin.safety:talk"]
     chat(Press("checkin.safety:no"))

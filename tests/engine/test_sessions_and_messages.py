@@ -51,7 +51,7 @@ def test_the_notice_shows_local_time_place_length_interpreter_and_first_session(
     assert "mardi 1 décembre 2026" in notice.text and "11:00" in notice.text
     assert "Office 3" in notice.text and "45 minutes" in notice.text
     assert "pachto" in notice.text
-    assert context.translator("fr")(context.dialogs.system["session_first"]) in notice.text
+    assert context.translator("fr")(context.dialogs.questions.session_notice.first) in notice.text
     assert notice.protect and notice.priority == Priority.REPLY
     assert [b.action for row in notice.buttons for b in row] == [
         f"session:{SESSION.session_id}:confirm", f"session:{SESSION.session_id}:change",

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -103,12 +104,16 @@ async def join(bot: LiveBot, user: int, code: str, lang: str, *, alerts: bool = 
 async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
                     limits: Limits = FAST_LIMITS, request_timeout: float = 15.0,
                     clock: SimClock | None = None, step_processes: int = 0,
-                    database_url: str | None = None) -> LiveBot:
+                    database_url: str | None = None, config: Path | None = None) -> LiveBot:
+    """The bot on the shipped sample, or on the deployment file `config` (loaded and checked
+    as at start-up, with only COUNSEL_BOT_CONFIG set); on PostgreSQL with `database_url`."""
     env = {"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")}
     if database_url:  # the PostgreSQL store (and audit chain) instead of the folder's
         env["COUNSEL_BOT_DATABASE_URL"] = database_url
+    if config is not None:
+        env["COUNSEL_BOT_CONFIG"] = str(config)
     settings = Settings.from_env(env)
-    app = build_app(settings, context=shipped_context())
+    app = build_app(settings, context=None if config else shipped_context())
     if clock is not None:
         app.conversations.clock = clock
     options = RunOptions(framework=framework, token=api.token, api_url=api.root,
