@@ -1,5 +1,8 @@
 """Language detection: time and memory of counsel_bot/i18n/detect.py on one sentence per
-language (figures go into docs/translations.md, never into tests)."""
+language (figures go into docs/translations.md, never into tests).
+
+    python benchmarks/language_detection.py
+"""
 
 from __future__ import annotations
 
