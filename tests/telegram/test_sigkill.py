@@ -34,6 +34,7 @@ ACTIONS = 15
 KILLS = 12
 FIRST_USER = 8_100_000
 ANSWER_TIMEOUT = 90.0
+FAST_RATE = 1000
 
 
 class BotProcess:
@@ -49,8 +50,12 @@ class BotProcess:
                "COUNSEL_BOT_API_URL": self.api.root,
                "COUNSEL_BOT_DATA_DIR": str(self.tmp_path / "data"),
                "COUNSEL_BOT_KEY_FILE": str(self.tmp_path / "keys" / "key")}
-        args = ["--framework", self.framework]  # Telegram's own limits, as deployed
+        args = ["--framework", self.framework]
         if self.mode == "webhook":
+            # Polling runs with Telegram's own limits, as deployed; webhook runs with the
+            # outbox's global rate raised so that many sends are in flight at each kill
+            # (the per-chat limit stays), which tests the uncertain sends and the replays.
+            args += ["--rate-limit", str(FAST_RATE)]
             args += ["--webhook-url", "https://bot.example.org",
                      "--listen", f"127.0.0.1:{self.port}"]
         log_path = self.tmp_path / f"bot-{self.starts}.log"
@@ -125,7 +130,9 @@ def _in_order(wanted: list[str], got: list[str]) -> bool:
 async def _returnee(api: FakeBotApi, bot: BotProcess, user: int, actions: list,
                     replies: list[list[str]]) -> None:
     expected: list[str] = []
+    think = random.Random(user)
     for (kind, value), reply in zip(actions, replies, strict=True):
+        await asyncio.sleep(think.uniform(0.0, 0.6))  # reads the answer before acting
         queue = bot.mode == "polling"
         if kind == "text":
             update = api.user_sends_text(user, value, queue=queue)
@@ -145,7 +152,7 @@ async def _killer(bot: BotProcess, done: asyncio.Event, rng: random.Random) -> i
     kills = 0
     while kills < KILLS and not done.is_set():
         await bot.ready()
-        await asyncio.sleep(rng.uniform(0.05, 0.8))
+        await asyncio.sleep(rng.uniform(0.05, 0.5))
         if done.is_set():
             break
         bot.kill()
