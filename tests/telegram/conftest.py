@@ -101,6 +101,24 @@ async def join(bot: LiveBot, user: int, code: str, lang: str, *, alerts: bool = 
         await bot.settle()
 
 
+async def french_returnee_in_distress(bot: LiveBot, worker: int, returnee: int
+                                      ) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """A worker's case for a French returnee who joins and writes "je veux mourir": returns
+    the case, the returnee's answer (checked to hold every emergency number) and the alert."""
+    api = bot.api
+    registry = bot.app.conversations.registry
+    registry.add_caseworker(worker, "Nadia", language="en")
+    case, invitation = registry.open_case(worker, "XS", "fr", "Europe/Paris")
+    await join(bot, returnee, invitation.code, "fr")
+    mark = api.mark()
+    await bot.text(returnee, "je veux mourir", language_code="fr")
+    (answer,) = await bot.replies(returnee, since=mark)
+    for contact in bot.app.context.deployment.country("XS").emergency_contacts:
+        assert contact.phone in answer["text"]
+    (alert,) = await api.wait_for_sent(chat_id=worker, since=mark)
+    return case, answer, alert
+
+
 async def start_bot(api: FakeBotApi, tmp_path: Any, framework: str, mode: str,
                     limits: Limits = FAST_LIMITS, request_timeout: float = 15.0,
                     clock: SimClock | None = None, step_processes: int = 0,

@@ -10,7 +10,12 @@ import pytest
 from counsel_bot.audit.pg import PgAuditLog
 from counsel_bot.store.postgres import PostgresStore
 from tests.pg_server import all_rows
-from tests.telegram.conftest import button_data, join, start_bot, stop_bot
+from tests.telegram.conftest import (
+    button_data,
+    french_returnee_in_distress,
+    start_bot,
+    stop_bot,
+)
 
 WORKER, RETURNEE = 8201, 8202
 
@@ -24,16 +29,7 @@ async def test_a_returnee_on_the_postgresql_store(fake_bot_api, tmp_path, pg_url
     api = fake_bot_api
     try:
         assert isinstance(bot.app.store, PostgresStore)
-        registry = bot.app.conversations.registry
-        registry.add_caseworker(WORKER, "Nadia", language="en")
-        case, invitation = registry.open_case(WORKER, "XS", "fr", "Europe/Paris")
-        await join(bot, RETURNEE, invitation.code, "fr")
-        mark = api.mark()
-        await bot.text(RETURNEE, "je veux mourir", language_code="fr")
-        (answer,) = await bot.replies(RETURNEE, since=mark)
-        for contact in bot.app.context.deployment.country("XS").emergency_contacts:
-            assert contact.phone in answer["text"]
-        (alert,) = await api.wait_for_sent(chat_id=WORKER, since=mark)
+        case, _answer, alert = await french_returnee_in_distress(bot, WORKER, RETURNEE)
         assert case.case_id in alert["text"]
         mark = api.mark()
         await bot.press(WORKER, button_data(alert, "Show details"))

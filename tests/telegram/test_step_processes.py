@@ -11,7 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from counsel_bot.telegram.updates import chat_key
-from tests.telegram.conftest import button_data, join, start_bot, stop_bot
+from tests.telegram.conftest import (
+    button_data,
+    french_returnee_in_distress,
+    join,
+    start_bot,
+    stop_bot,
+)
 from tests.telegram.test_conformance import test_onboarding_consent_and_information_in_french
 
 WORKER, RETURNEE = 8101, 8102
@@ -34,17 +40,8 @@ async def test_distress_in_a_step_process_alerts_the_case_worker(fake_bot_api, t
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
     api = fake_bot_api
     try:
-        registry = bot.app.conversations.registry
-        registry.add_caseworker(WORKER, "Nadia", language="en")
-        case, invitation = registry.open_case(WORKER, "XS", "fr", "Europe/Paris")
-        await join(bot, RETURNEE, invitation.code, "fr")
-        mark = api.mark()
-        await bot.text(RETURNEE, "je veux mourir", language_code="fr")
-        (answer,) = await bot.replies(RETURNEE, since=mark)
-        for contact in bot.app.context.deployment.country("XS").emergency_contacts:
-            assert contact.phone in answer["text"]
         # The alert is raised by the parent's runtime from the effects the worker reported.
-        (alert,) = await api.wait_for_sent(chat_id=WORKER, since=mark)
+        case, _answer, alert = await french_returnee_in_distress(bot, WORKER, RETURNEE)
         assert case.case_id in alert["text"] and "je veux mourir" not in alert["text"]
         stored = bot.app.conversations.registry.case(case.case_id)
         assert stored is not None and [a["status"] for a in stored.alerts] == ["open"]
