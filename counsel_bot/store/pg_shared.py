@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,8 +52,23 @@ class Claim:
 
     id: int
     payload: dict[str, Any]
-    attempts: int
+    attempts: int  # claims so far, this one included
     token: int
+    priority: int = 0
+    due: datetime | None = None
+    uid: str = ""  # the row's stable identity, the same in every claim of it
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row to put (see `PgQueue.put`)."""
+
+    payload: dict[str, Any]
+    chat: str | None = None
+    key: str | None = None
+    due: datetime | None = None
+    priority: int = 0
+    tags: tuple[str, ...] = ()
 
 
 class PgQueue:
@@ -74,27 +90,38 @@ class PgQueue:
         return None if value is None else self._cipher.file_id(f"queue/{value}")[:40]
 
     def put(self, payload: dict[str, Any], *, chat: str | None = None, key: str | None = None,
-            due: datetime | None = None, conn: psycopg.Connection[Any] | None = None
-            ) -> int | None:
+            due: datetime | None = None, priority: int = 0, tags: Sequence[str] = (),
+            conn: psycopg.Connection[Any] | None = None) -> int | None:
         """Queue ``payload``; returns its id, or None when ``key`` was queued before.
         With ``conn``, inside the caller's transaction (queued only if that commits)."""
-        uid = secrets.token_hex(8)
-        blob = self._cipher.encrypt(json.dumps(payload, ensure_ascii=False).encode(),
-                                    self._aad(uid))
-        sql = ("INSERT INTO counsel_queue (queue, uid, chat, key, due, payload) "
-               "VALUES (%s, %s, %s, %s, coalesce(%s, now()), %s) "
-               "ON CONFLICT (queue, key) DO NOTHING RETURNING id")
-        params = (self.name, uid, self._hide(chat), self._hide(key), due, blob)
-        if conn is not None:
-            row = conn.execute(sql, params).fetchone()
-        else:
-            with self._pool.connection() as own:
-                row = own.execute(sql, params).fetchone()
-        return None if row is None else int(row[0])
+        return self.put_many([Entry(payload, chat, key, due, priority, tuple(tags))],
+                             conn=conn)[0]
+
+    def put_many(self, entries: Sequence[Entry],
+                 conn: psycopg.Connection[Any] | None = None) -> list[int | None]:
+        """Queue several rows in one transaction, in order (ids rise with the order given);
+        each id is None where its key was queued before."""
+        if conn is None:
+            with self._pool.connection() as own, own.transaction():
+                return self.put_many(entries, own)
+        ids: list[int | None] = []
+        for entry in entries:
+            uid = secrets.token_hex(8)
+            blob = self._cipher.encrypt(
+                json.dumps(entry.payload, ensure_ascii=False).encode(), self._aad(uid))
+            row = conn.execute(
+                "INSERT INTO counsel_queue (queue, uid, chat, key, due, priority, tags, payload) "
+                "VALUES (%s, %s, %s, %s, coalesce(%s, now()), %s, %s, %s) "
+                "ON CONFLICT (queue, key) DO NOTHING RETURNING id",
+                (self.name, uid, self._hide(entry.chat), self._hide(entry.key), entry.due,
+                 entry.priority, [self._hide(t) for t in entry.tags], blob)).fetchone()
+            ids.append(None if row is None else int(row[0]))
+        return ids
 
     def claim(self, limit: int = 1) -> list[Claim]:
-        """Up to ``limit`` due rows nobody holds, oldest first, each the earliest undone row
-        of its chat; leased to this instance."""
+        """Up to ``limit`` due rows nobody holds, by priority (lowest first) then oldest, each
+        the earliest undone row of its chat among rows of its priority or more urgent (so an
+        urgent row passes a chat's queued bulk ones); leased to this instance."""
         with self._pool.connection() as conn:
             rows = conn.execute("""
                 UPDATE counsel_queue q
@@ -107,17 +134,19 @@ class PgQueue:
                        AND (c.chat IS NULL OR NOT EXISTS (
                             SELECT 1 FROM counsel_queue e
                              WHERE e.queue = c.queue AND e.chat = c.chat AND e.id < c.id
-                               AND e.done_at IS NULL))
-                     ORDER BY c.due, c.id
+                               AND e.priority <= c.priority AND e.done_at IS NULL))
+                     ORDER BY c.priority, c.due, c.id
                      LIMIT %(limit)s
                      FOR UPDATE SKIP LOCKED)
-                RETURNING q.id, q.uid, q.payload, q.attempts, q.token
+                RETURNING q.id, q.uid, q.payload, q.attempts, q.token, q.priority, q.due
             """, {"lease": self.lease, "owner": self.owner, "queue": self.name,
                   "limit": limit}).fetchall()
         claims = []
-        for rid, uid, blob, attempts, token in sorted(rows):
+        for rid, uid, blob, attempts, token, priority, due in sorted(
+                rows, key=lambda r: (r[5], r[6], r[0])):
             payload = json.loads(self._cipher.decrypt(bytes(blob), self._aad(uid)))
-            claims.append(Claim(int(rid), payload, int(attempts), int(token)))
+            claims.append(Claim(int(rid), payload, int(attempts), int(token), int(priority),
+                                due, uid))
         return claims
 
     def complete(self, claim: Claim, conn: psycopg.Connection[Any] | None = None) -> bool:
@@ -145,6 +174,66 @@ class PgQueue:
                 "UPDATE counsel_queue SET lease_until = NULL, due = %s "
                 "WHERE id = %s AND token = %s AND done_at IS NULL",
                 (at, claim.id, claim.token)).rowcount == 1
+
+    def complete_many(self, claims: Sequence[Claim]) -> int:
+        """`complete` for several claims in one statement; returns how many were still ours."""
+        if not claims:
+            return 0
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "UPDATE counsel_queue q SET done_at = now(), lease_until = NULL "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, token) "
+                "WHERE q.id = c.id AND q.token = c.token AND q.done_at IS NULL",
+                ([c.id for c in claims], [c.token for c in claims])).rowcount
+
+    def renew_many(self, claims: Sequence[Claim]) -> set[int]:
+        """Extend the leases of rows still held; returns the ids still ours."""
+        if not claims:
+            return set()
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "UPDATE counsel_queue q SET lease_until = now() + make_interval(secs => %s) "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, token) "
+                "WHERE q.id = c.id AND q.token = c.token AND q.done_at IS NULL "
+                "RETURNING q.id",
+                (self.lease, [c.id for c in claims], [c.token for c in claims])).fetchall()
+        return {int(r[0]) for r in rows}
+
+    def finish_chat(self, chat: str) -> int:
+        """Mark every undone row of ``chat`` done (its messages dropped: the chat blocked us)."""
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
+                "WHERE queue = %s AND chat = %s AND done_at IS NULL",
+                (self.name, self._hide(chat))).rowcount
+
+    def finish_tagged(self, tag: str) -> int:
+        """Mark every undone row carrying ``tag`` done (cancelled); returns how many."""
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
+                "WHERE queue = %s AND tags @> ARRAY[%s]::text[] AND done_at IS NULL",
+                (self.name, self._hide(tag))).rowcount
+
+    def tagged(self, tag: str) -> list[Claim]:
+        """The undone rows carrying ``tag``, by due time (read only: nothing is leased; the
+        returned tokens are not claims)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT id, uid, payload, attempts, token, priority, due FROM counsel_queue "
+                "WHERE queue = %s AND tags @> ARRAY[%s]::text[] AND done_at IS NULL "
+                "ORDER BY due, id", (self.name, self._hide(tag))).fetchall()
+        return [Claim(int(rid), json.loads(self._cipher.decrypt(bytes(blob), self._aad(uid))),
+                      int(attempts), int(token), int(priority), due, uid)
+                for rid, uid, blob, attempts, token, priority, due in rows]
+
+    def next_due(self) -> datetime | None:
+        """When the earliest undone row falls due (claimed or not)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                "SELECT due FROM counsel_queue WHERE queue = %s AND done_at IS NULL "
+                "ORDER BY due LIMIT 1", (self.name,)).fetchone()
+        return None if row is None else row[0]
 
     def pending(self) -> int:
         """Rows not done (claimed or not)."""

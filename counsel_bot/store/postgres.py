@@ -100,6 +100,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX counsel_queue_chat ON counsel_queue (queue, chat, id)
             WHERE done_at IS NULL;
     """),
+    (4, "queue priorities, tags and the purge of done rows", """
+        ALTER TABLE counsel_queue ADD COLUMN priority smallint NOT NULL DEFAULT 0;
+        ALTER TABLE counsel_queue ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
+        DROP INDEX counsel_queue_ready;
+        CREATE INDEX counsel_queue_ready ON counsel_queue (queue, priority, due, id)
+            WHERE done_at IS NULL;
+        CREATE INDEX counsel_queue_due ON counsel_queue (queue, due)
+            WHERE done_at IS NULL;
+        CREATE INDEX counsel_queue_tags ON counsel_queue USING gin (tags)
+            WHERE done_at IS NULL;
+        CREATE INDEX counsel_queue_done ON counsel_queue (queue, done_at)
+            WHERE done_at IS NOT NULL;
+    """),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -174,3 +174,65 @@ def test_a_claim_skips_a_row_another_claim_is_locking(pg_store, pg_url: str) -> 
     thread.join()
     assert not waited, "the claim waited for the other instance's row lock"
     assert got == [[second]]
+
+
+def test_an_urgent_row_passes_a_chats_queued_bulk_rows_but_not_its_own_kind(pg_store) -> None:
+    q = PgQueue(pg_store, "out")
+    q.put({"n": "bulk"}, chat="c", priority=2)
+    q.put({"n": "bulk 2"}, chat="c", priority=2)
+    q.put({"n": "urgent"}, chat="c", priority=0)
+    q.put({"n": "urgent 2"}, chat="c", priority=0)
+    claims = q.claim(10)  # the chat's head of each kind, the most urgent first
+    assert [(c.payload["n"], c.priority) for c in claims] == [("urgent", 0), ("bulk", 2)]
+    assert q.claim(10) == []
+    assert q.complete(claims[0])
+    assert [c.payload["n"] for c in q.claim(10)] == ["urgent 2"]  # bulk 2 waits for bulk
+
+
+def test_put_many_is_one_transaction_in_order(pg_store) -> None:
+    from counsel_bot.store.pg_shared import Entry
+
+    q = PgQueue(pg_store, "out")
+    ids = q.put_many([Entry({"n": 1}, chat="c", key="k:0"), Entry({"n": 2}, chat="c", key="k:1")])
+    assert ids[0] is not None and ids[1] is not None and ids[0] < ids[1]
+    assert q.put_many([Entry({"n": 1}, key="k:0"), Entry({"n": 3}, key="k:2")])[0] is None
+    with pytest.raises(TypeError):  # a payload that cannot be written: nothing of it is put
+        q.put_many([Entry({"n": 4}, key="k:3"), Entry({"n": object()}, key="k:4")])
+    assert q.put({"n": 4}, key="k:3") is not None
+
+
+def test_tags_cancel_and_list_undone_rows(pg_store) -> None:
+    q = PgQueue(pg_store, "schedule")
+    soon = datetime.now(UTC) + timedelta(hours=1)
+    q.put({"n": 1}, tags=("session:1", "case:9"), due=soon)
+    q.put({"n": 2}, tags=("session:1",), due=soon + timedelta(minutes=1))
+    q.put({"n": 3}, tags=("session:2",), due=soon - timedelta(minutes=1))
+    assert [c.payload["n"] for c in q.tagged("session:1")] == [1, 2]
+    assert q.next_due() == soon - timedelta(minutes=1)
+    assert q.finish_tagged("session:1") == 2
+    assert q.tagged("session:1") == [] and q.pending() == 1
+    assert q.finish_tagged("session:1") == 0
+
+
+def test_finish_chat_drops_every_undone_row_of_one_chat(pg_store) -> None:
+    q = PgQueue(pg_store, "out")
+    for n in range(3):
+        q.put({"n": n}, chat="blocked")
+    q.put({"n": 9}, chat="other")
+    assert q.finish_chat("blocked") == 3
+    assert [c.payload["n"] for c in q.claim(10)] == [9]
+
+
+def test_renew_and_complete_many_only_for_leases_still_held(pg_store) -> None:
+    q = PgQueue(pg_store, "out", lease=0.3, owner="a")
+    q.put({"n": 1})
+    q.put({"n": 2})
+    claims = q.claim(10)
+    assert q.renew_many(claims) == {c.id for c in claims}
+    time.sleep(0.4)
+    other = PgQueue(pg_store, "out", lease=30, owner="b")
+    taken = other.claim(1)  # one lease ran out and was taken over
+    assert len(taken) == 1
+    assert q.renew_many(claims) == {c.id for c in claims} - {taken[0].id}
+    assert q.complete_many(claims) == 1
+    assert other.complete_many(taken) == 1 and q.pending() == 0
