@@ -118,10 +118,12 @@ class PgQueue:
             ids.append(None if row is None else int(row[0]))
         return ids
 
-    def claim(self, limit: int = 1) -> list[Claim]:
+    def claim(self, limit: int = 1, due_by: datetime | None = None) -> list[Claim]:
         """Up to ``limit`` due rows nobody holds, by priority (lowest first) then oldest, each
         the earliest undone row of its chat among rows of its priority or more urgent (so an
-        urgent row passes a chat's queued bulk ones); leased to this instance."""
+        urgent row passes a chat's queued bulk ones); leased to this instance. ``due_by``:
+        the time rows must be due by (default the server's now; a scheduler whose clock is
+        not the wall clock passes its own). Leases always run on the server's clock."""
         with self._pool.connection() as conn:
             rows = conn.execute("""
                 UPDATE counsel_queue q
@@ -129,7 +131,8 @@ class PgQueue:
                        owner = %(owner)s, token = q.token + 1, attempts = q.attempts + 1
                  WHERE q.id IN (
                     SELECT c.id FROM counsel_queue c
-                     WHERE c.queue = %(queue)s AND c.done_at IS NULL AND c.due <= now()
+                     WHERE c.queue = %(queue)s AND c.done_at IS NULL
+                       AND c.due <= coalesce(%(due_by)s, now())
                        AND (c.lease_until IS NULL OR c.lease_until < now())
                        AND (c.chat IS NULL OR NOT EXISTS (
                             SELECT 1 FROM counsel_queue e
@@ -140,7 +143,7 @@ class PgQueue:
                      FOR UPDATE SKIP LOCKED)
                 RETURNING q.id, q.uid, q.payload, q.attempts, q.token, q.priority, q.due
             """, {"lease": self.lease, "owner": self.owner, "queue": self.name,
-                  "limit": limit}).fetchall()
+                  "limit": limit, "due_by": due_by}).fetchall()
         claims = []
         for rid, uid, blob, attempts, token, priority, due in sorted(
                 rows, key=lambda r: (r[5], r[6], r[0])):
