@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from counsel_bot.audit import AuditLog, AuditTrail
 from counsel_bot.cases.signin import SignInLinks
@@ -68,6 +68,10 @@ from counsel_bot.telegram.router import UpdateRouter
 from counsel_bot.telegram.runner import RunOptions, TelegramParts, TelegramRunner
 from counsel_bot.telegram.step_processes import StepProcesses
 from counsel_bot.telegram.update_journal import UpdateJournal
+
+if TYPE_CHECKING:  # imported when used: psycopg costs a TinyDB bot's start-up 0.1 s
+    from counsel_bot.runtime.pg_outbox import SharedOutbox
+    from counsel_bot.telegram.pg_intake import SharedIntake
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +217,7 @@ class TelegramBot:
         return self.casework.scheduler
 
     @property
-    def outbox(self) -> Outbox:
+    def outbox(self) -> Outbox | SharedOutbox:
         return self.chats.outbox
 
     @property
@@ -244,12 +248,22 @@ class TelegramBot:
 
 
 def build_telegram(app: App, options: RunOptions) -> TelegramBot:
-    """Every part of the Telegram bot, wired together."""
+    """Every part of the Telegram bot, wired together. On PostgreSQL the queues live in the
+    database, so that several instances can share it (docs/postgresql.md); otherwise in
+    journals in the data folder."""
     data = app.settings.data_dir
     cipher = ShardCipher(app.key)
-    outbox_journal = data_journal(data, "outbox", cipher)
-    schedule_journal = data_journal(data, "schedule", cipher)
-    updates_journal = data_journal(data, "updates", cipher)
+    shared = None
+    if app.settings.database_url:
+        from counsel_bot.runtime.pg_outbox import SharedOutbox
+        from counsel_bot.store.pg_shared import LeaderLock
+        from counsel_bot.store.postgres import PostgresStore, redact
+        from counsel_bot.telegram.pg_intake import SharedIntake
+
+        assert isinstance(app.store, PostgresStore)
+        shared = app.store
+    journals = ([] if shared is not None else
+                [data_journal(data, name, cipher) for name in ("outbox", "schedule", "updates")])
 
     # Three parts need one built after them; each gets a function that looks it up then.
     async def hand_on(update: dict[str, Any]) -> None:  # what the framework parsed
@@ -267,9 +281,17 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
 
     door = make_door(options.framework, options.token, options.api_url, hand_on,
                      options.request_timeout)
-    scheduler = Scheduler(schedule_journal, clock=app.conversations.clock)
-    outbox = Outbox(outbox_journal, door.transport, limits=options.limits,
-                    on_blocked=on_blocked)
+    outbox: Outbox | SharedOutbox
+    intake: Intake | SharedIntake
+    if shared is None:
+        outbox = Outbox(journals[0], door.transport, limits=options.limits,
+                        on_blocked=on_blocked)
+        scheduler = Scheduler(journals[1], clock=app.conversations.clock)
+    else:
+        outbox = SharedOutbox(shared, door.transport, limits=options.limits,
+                              on_blocked=on_blocked)
+        scheduler = Scheduler(data_journal(data, "schedule", cipher),
+                              clock=app.conversations.clock)
     processes = (StepProcesses(app.settings, options.step_processes, step_worker_parts)
                  if options.step_processes else None)
     chats = TelegramChats(app.conversations, outbox, outcome_codec(), after_step, processes)
@@ -281,11 +303,22 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
     weblinks = WebLinks(casework, SignInLinks(app.store, lambda: app.conversations.clock()))
     desk = DeskService(casework, care, closing, chats, lambda: runner.username, weblinks)
     router = UpdateRouter(chats, desk, door.transport)
-    intake = Intake(UpdateJournal(updates_journal), door.feed, router.handle_raw,
-                    options.framework)
+    if shared is None:
+        intake = Intake(UpdateJournal(journals[2]), door.feed, router.handle_raw,
+                        options.framework)
+    else:
+        intake = SharedIntake(shared, door.feed, router.handle_raw, options.framework)
     notes = NoteReader(Inbox(data, cipher), casework, care, closing, weblinks)
     runner = TelegramRunner(TelegramParts(
-        door, router, intake, outbox, scheduler, notes,
-        [outbox_journal, schedule_journal, updates_journal], data, processes,
-        app.conversations.registry.record_bot_username), options)
+        door, router, intake, outbox, scheduler, notes, journals, data, processes,
+        app.conversations.registry.record_bot_username,
+        poll_lock=None if shared is None else LeaderLock(shared.url, "poller"),
+        webhook_secret=None if shared is None else shared_webhook_secret(cipher),
+        where="" if shared is None else f"PostgreSQL {redact(shared.url)}"), options)
     return TelegramBot(runner, chats, router, casework, care, closing, desk, after)
+
+
+def shared_webhook_secret(cipher: ShardCipher) -> str:
+    """The webhook secret every instance on one database accepts: derived from the key (an
+    HMAC), so that any instance behind the load balancer takes what Telegram posts."""
+    return cipher.file_id("counsel-bot/webhook-secret")[:64]

@@ -389,3 +389,32 @@ class Journal:
         with self._syncing, self._io:
             os.close(self._fd)
         os.close(self._lock)
+
+
+class NoJournal:
+    """The record log of an outbox whose messages are kept elsewhere (the sender of several
+    instances on PostgreSQL: the queue's rows are the durable record, see pg_outbox.py).
+    Appends are dropped on purpose; replaying yields nothing."""
+
+    path = Path("-")
+
+    def replay(self) -> list[dict[str, Any]]:
+        return []
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        return iter(())
+
+    def append(self, records: Iterable[dict[str, Any]], *, sync: bool = True) -> None:
+        del records, sync
+
+    def sync(self) -> None:
+        return None
+
+    async def sync_soon(self) -> None:
+        return None
+
+    def rewrite(self, records: Iterable[dict[str, Any]]) -> None:
+        del records
+
+    def close(self) -> None:
+        return None

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from counsel_bot.engine.effects import Priority
-from counsel_bot.runtime.journal import Journal
+from counsel_bot.runtime.journal import Journal, NoJournal
 from counsel_bot.runtime.ratelimit import ChatBucket, GlobalWindow, Limits, Send
 from counsel_bot.runtime.transport import (
     Blocked,
@@ -72,19 +72,22 @@ class Queued:
 
 
 BlockedHook = Callable[[str], Awaitable[None]]
+FinishedHook = Callable[[Queued, str], None]
 
 
 class Outbox:
     def __init__(
-        self, journal: Journal, transport: Transport, *, limits: Limits | None = None,
-        clock: Callable[[], float] = time.monotonic, on_blocked: BlockedHook | None = None,
-        max_in_flight: int = 32, compact_every: int = 5000,
+        self, journal: Journal | NoJournal, transport: Transport, *,
+        limits: Limits | None = None, clock: Callable[[], float] = time.monotonic,
+        on_blocked: BlockedHook | None = None, max_in_flight: int = 32,
+        compact_every: int = 5000, on_finished: FinishedHook | None = None,
     ) -> None:
         self.journal = journal
         self.transport = transport
         self.limits = limits or Limits()
         self.clock = clock
         self.on_blocked = on_blocked
+        self.on_finished = on_finished  # told each outcome, on the event loop
         self.compact_every = compact_every
         self._lock = threading.Lock()  # journal appends, id allocation, `_unadmitted`
         self._ids = itertools.count(1)
@@ -223,8 +226,15 @@ class Outbox:
             self._admit_scheduled = False
         self._admit_all(queued)
 
+    def admit(self, queued: list[Queued]) -> None:
+        """Take messages made durable elsewhere (the database's queue) straight into the
+        queue to send; on the event loop."""
+        self._admit_all(queued)
+
     def _finish(self, queued: Queued, outcome: str) -> None:
         self._pending.pop(queued.id, None)
+        if self.on_finished is not None:
+            self.on_finished(queued, outcome)
         self._outcomes.append((queued.id, outcome))
         if outcome == "sent":  # at once: the sooner it is written, the less a crash repeats
             self._write_outcomes()

@@ -202,6 +202,19 @@ class PgQueue:
                 (self.lease, [c.id for c in claims], [c.token for c in claims])).fetchall()
         return {int(r[0]) for r in rows}
 
+    def give_back_many(self, claims: Sequence[Claim]) -> int:
+        """Release rows never tried (a clean stop): claimable at once, and this claim not
+        counted in ``attempts``; returns how many were still ours."""
+        if not claims:
+            return 0
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "UPDATE counsel_queue q SET lease_until = NULL, owner = NULL, "
+                "attempts = greatest(q.attempts - 1, 0) "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, token) "
+                "WHERE q.id = c.id AND q.token = c.token AND q.done_at IS NULL",
+                ([c.id for c in claims], [c.token for c in claims])).rowcount
+
     def finish_chat(self, chat: str) -> int:
         """Mark every undone row of ``chat`` done (its messages dropped: the chat blocked us)."""
         with self._pool.connection() as conn:

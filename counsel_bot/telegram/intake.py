@@ -32,6 +32,24 @@ def _kind(update: dict[str, Any]) -> str:
     return next((k for k in update if k != "update_id"), "empty")
 
 
+async def read_update(update: dict[str, Any], feed: Feed, fallback: Feed, framework: str,
+                      stats: dict[str, int]) -> None:
+    """One update through the framework's parsing and dispatch, or, when the framework
+    cannot read it, through the bot's own reader (said once, without content). Failures are
+    logged with the update's id; they never stop the others."""
+    update_id = update_id_of(update)
+    try:
+        try:
+            await feed(update)
+        except Exception as exc:  # the framework could not read it: say so, once
+            stats["unreadable"] += 1
+            log.warning("intake: %s could not read update %s (%s, %s); the bot reads it "
+                        "itself", framework, update_id, _kind(update), type(exc).__name__)
+            await fallback(update)
+    except Exception:
+        log.exception("intake: update %s could not be handled", update_id)
+
+
 class Intake:
     def __init__(self, journal: UpdateJournal, feed: Feed, fallback: Feed,
                  framework: str) -> None:
@@ -93,21 +111,27 @@ class Intake:
         update_id = update_id_of(update)
         assert update_id is not None
         try:
-            try:
-                await self._feed(update)
-            except Exception as exc:  # the framework could not read it: say so, once
-                self.stats["unreadable"] += 1
-                log.warning("intake: %s could not read update %d (%s, %s); the bot reads it "
-                            "itself", self.framework, update_id, _kind(update),
-                            type(exc).__name__)
-                await self._fallback(update)
-        except Exception:
-            log.exception("intake: update %d could not be handled", update_id)
+            await read_update(update, self._feed, self._fallback, self.framework, self.stats)
         finally:
             self.journal.done(update_id)
 
+    @property
+    def pending(self) -> int:
+        return self.journal.pending
+
+    async def run(self) -> None:
+        """Nothing to pull: updates are pushed to `accept` (see SharedIntake for one that
+        pulls from the database)."""
+
+    def stop_taking(self) -> None:
+        """Nothing to stop: updates come only through `accept`."""
+
     async def wait_idle(self, timeout: float | None = None) -> None:
         await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def finish(self, timeout: float | None = None) -> None:
+        """Until the updates in hand are handled (a stop)."""
+        await self.wait_idle(timeout)
 
     def close(self) -> None:
         self.journal.flush()

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.notes import NoteReader
@@ -27,7 +27,14 @@ from counsel_bot.telegram.step_processes import StepProcesses
 from counsel_bot.telegram.updates import ALLOWED_UPDATES
 from counsel_bot.telegram.webhook import WebhookServer, new_secret_token
 
+if TYPE_CHECKING:  # the PostgreSQL parts, for several instances on one database
+    from counsel_bot.runtime.pg_outbox import SharedOutbox
+    from counsel_bot.runtime.pg_scheduler import PgScheduler
+    from counsel_bot.store.pg_shared import LeaderLock
+    from counsel_bot.telegram.pg_intake import SharedIntake
+
 log = logging.getLogger(__name__)
+LEADER_CHECK = 1.0  # seconds between looks at the polling lock
 
 OFFICIAL_API = "https://api.telegram.org"
 WEBHOOK_PATH = "/telegram/webhook"
@@ -55,14 +62,19 @@ class TelegramParts:
 
     door: TelegramDoor
     router: UpdateRouter
-    intake: Intake
-    outbox: Outbox
-    scheduler: Scheduler
+    intake: Intake | SharedIntake
+    outbox: Outbox | SharedOutbox
+    scheduler: Scheduler | PgScheduler
     notes: NoteReader
     journals: list[Journal]
     data_dir: Path
     processes: StepProcesses | None = None
     record_username: Callable[[str], None] = lambda _name: None
+    # Several instances on one database: one polls at a time (whoever holds this lock),
+    # and every instance's webhook takes the same secret.
+    poll_lock: LeaderLock | None = None
+    webhook_secret: str | None = None
+    where: str = ""  # for the ready line: where the data is
 
 
 class TelegramRunner:
@@ -81,12 +93,14 @@ class TelegramRunner:
         self._background: list[asyncio.Task[None]] = []
         self._outbox_task: asyncio.Task[None] | None = None
         self._polling: asyncio.Task[None] | None = None
+        self._intake_task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.started = asyncio.Event()
         self.failed: asyncio.Future[BaseException] | None = None
 
     def health(self) -> dict[str, Any]:
         return {"framework": self.options.framework, "outbox_pending": self.outbox.pending,
-                "updates_pending": self.intake.journal.pending}
+                "updates_pending": self.intake.pending}
 
     async def connect(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> str:
         """getMe until Telegram answers: one line when it cannot be reached, then quiet
@@ -120,10 +134,11 @@ class TelegramRunner:
         again = self.intake.replay()
         if again:
             log.info("%d update(s) received before the last stop are handled now", again)
+        self._intake_task = asyncio.create_task(self.intake.run())
         await self.router.publish_commands()
         mode = "polling"
         if self.options.webhook_url:
-            secret = new_secret_token()
+            secret = self.parts.webhook_secret or new_secret_token()
             from counsel_bot.logging_setup import register_secret
 
             register_secret(secret)
@@ -137,27 +152,71 @@ class TelegramRunner:
             mode = f"webhook on {host}:{self.webhook_port}"
         else:
             await self.door.delete_webhook()
-            self.poller = Poller(self.door, self.intake, ALLOWED_UPDATES,
-                                 timeout=self.options.poll_timeout)
-            self._polling = asyncio.create_task(self.poller.run())
+            if self.parts.poll_lock is None:
+                self.poller = self._new_poller()
+                self._polling = asyncio.create_task(self.poller.run())
+            else:
+                self._polling = asyncio.create_task(self._poll_while_leader(self.parts.poll_lock))
+                mode = "polling when it holds the polling lock"
         log.info("counsel-bot is ready: @%s on %s, %s, data in %s", self.username,
-                 self.options.framework, mode, self.parts.data_dir)
+                 self.options.framework, mode, self.parts.where or self.parts.data_dir)
         self.started.set()
+
+    def _new_poller(self) -> Poller:
+        return Poller(self.door, self.intake, ALLOWED_UPDATES,
+                      timeout=self.options.poll_timeout)
+
+    async def _poll_while_leader(self, lock: LeaderLock) -> None:
+        """Poll while this instance holds the polling lock; wait for it otherwise. When the
+        leader dies its lock goes with its connection, and another instance polls on from
+        the last confirmed offset (updates seen twice are queued once)."""
+        while not self._stopping:
+            try:
+                won = await asyncio.to_thread(lock.try_acquire)
+            except Exception as exc:  # the database is away: keep trying
+                log.warning("the polling lock cannot be asked for (%s)", type(exc).__name__)
+                won = False
+            if not won:
+                await asyncio.sleep(LEADER_CHECK)
+                continue
+            log.info("this instance polls Telegram for every instance (it holds the polling "
+                     "lock)")
+            self.poller = poller = self._new_poller()
+            polling = asyncio.create_task(poller.run())
+            try:
+                while not polling.done():
+                    await asyncio.wait({polling}, timeout=LEADER_CHECK)
+                    if not polling.done() and not await asyncio.to_thread(lambda: lock.held):
+                        log.warning("the polling lock was lost; another instance polls now")
+                        poller.stop()
+                if polling.done() and not self._stopping:
+                    polling.result()  # TokenRefused goes up
+            finally:
+                poller.stop()
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await polling
+                await asyncio.to_thread(lock.release)
 
     async def stop(self) -> None:
         """Stop taking updates, finish the ones in flight, let sends in flight finish."""
+        self._stopping = True
         if self.webhook is not None:
             await self.webhook.stop()
-        if self.poller is not None and self._polling is not None:
+        if self.poller is not None:
             self.poller.stop()
+        if self._polling is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._polling
+        self.intake.stop_taking()
+        if self._intake_task is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await self._intake_task
         self.scheduler.stop()
         for task in self._background:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         try:
-            await self.intake.wait_idle(timeout=30)
+            await self.intake.finish(timeout=30)
             await self.router.wait_idle(timeout=5)
         except TimeoutError:
             log.error("stopping: updates still in flight after 30 s; they are handled again "

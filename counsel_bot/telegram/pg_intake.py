@@ -1,0 +1,138 @@
+"""From Telegram into several bot instances on one PostgreSQL database.
+
+Any instance accepts updates (its webhook behind a load balancer, or the one that polls):
+`accept` puts them into the ``updates`` `PgQueue` (the update id as dedupe key, the chat
+for order) and returns once they are committed, before Telegram hears they arrived. Every
+instance pulls from that queue: a row is claimable only when the chat's earlier updates are
+done, so two updates of one chat are never stepped at once, and are stepped in order, by
+whichever instances are alive. A row whose instance dies is claimed again after its lease;
+the step records in the chat's shard make the second handling replay the first one's
+outcome, and the outbox's dedupe keys keep its messages from being queued twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import psycopg
+
+from counsel_bot.store.pg_shared import Claim, Entry, PgQueue
+from counsel_bot.store.postgres import PostgresStore
+from counsel_bot.telegram.intake import Feed, read_update
+from counsel_bot.telegram.updates import chat_of, update_id_of
+
+log = logging.getLogger(__name__)
+
+
+class SharedIntake:
+    """The `Intake` interface for one instance among several (see the module docstring)."""
+
+    def __init__(self, store: PostgresStore, feed: Feed, fallback: Feed, framework: str, *,
+                 lease: float = 60.0, concurrency: int = 64, poll: float = 0.05) -> None:
+        self.queue = PgQueue(store, "updates", lease=lease)
+        self._feed = feed
+        self._fallback = fallback
+        self.framework = framework
+        self.concurrency = concurrency
+        self.poll = poll
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._taking = True
+        self.stats = {"accepted": 0, "duplicate": 0, "unreadable": 0, "replayed": 0}
+
+    async def accept(self, updates: Iterable[Any]) -> None:
+        """Commit updates to the database, then let the instances handle them."""
+        entries = []
+        for update in updates:
+            update_id = update_id_of(update)
+            if update_id is None:
+                log.warning("intake: a body that is not a Telegram update was ignored")
+                continue
+            chat = chat_of(update)
+            entries.append(Entry({"u": update}, chat=None if chat is None else str(chat),
+                                 key=f"u:{update_id}"))
+        if not entries:
+            return
+        ids = await asyncio.to_thread(self.queue.put_many, entries)
+        fresh = sum(1 for i in ids if i is not None)
+        self.stats["accepted"] += fresh
+        self.stats["duplicate"] += len(ids) - fresh
+        if len(ids) > fresh:
+            log.info("intake: %d update(s) came again and are handled once", len(ids) - fresh)
+        if self._wake is not None:
+            self._wake.set()
+
+    def replay(self) -> int:
+        """Nothing to replay here: what was accepted and not done waits in the database."""
+        return 0
+
+    @property
+    def pending(self) -> int:
+        return self.queue.pending()
+
+    async def run(self) -> None:
+        """Take updates from the database and handle them until `stop_taking`."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        while self._taking:
+            room = self.concurrency - len(self._tasks)
+            try:
+                claims = await asyncio.to_thread(self.queue.claim, room) if room > 0 else []
+            except psycopg.Error as exc:
+                log.warning("intake: the database cannot be read (%s); trying again",
+                            type(exc).__name__)
+                claims = []
+                await asyncio.sleep(1.0)
+            again = sum(1 for c in claims if c.attempts > 1)
+            if again:
+                self.stats["replayed"] += again
+                log.info("%d update(s) taken by an instance that stopped are handled now",
+                         again)
+            for claim in claims:
+                task = asyncio.create_task(self._handle(claim))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if len(claims) < room or room <= 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll)
+
+    async def _handle(self, claim: Claim) -> None:
+        try:
+            await read_update(claim.payload["u"], self._feed, self._fallback, self.framework,
+                              self.stats)
+        finally:
+            try:
+                if not await asyncio.to_thread(self.queue.complete, claim):
+                    log.warning("intake: an update was handled after its lease ran out; "
+                                "another instance may handle it again (its step replays)")
+            except psycopg.Error:
+                log.exception("intake: marking an update done failed; it is handled again "
+                              "after its lease (its step replays)")
+            if self._wake is not None:
+                self._wake.set()
+
+    def stop_taking(self) -> None:
+        self._taking = False
+        if self._wake is not None:
+            self._wake.set()
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Until this instance holds nothing and no instance has anything left to handle."""
+        async def idle() -> None:
+            while self._tasks or await asyncio.to_thread(self.queue.pending):
+                await asyncio.sleep(self.poll)
+        await asyncio.wait_for(idle(), timeout)
+
+    async def finish(self, timeout: float | None = None) -> None:
+        """Until the updates this instance holds are handled (a stop)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    def close(self) -> None:
+        return None
