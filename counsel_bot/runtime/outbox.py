@@ -73,6 +73,7 @@ class Queued:
 
 BlockedHook = Callable[[str], Awaitable[None]]
 FinishedHook = Callable[[Queued, str], None]
+BeforeSendHook = Callable[[Queued], Awaitable[None]]
 
 
 class Outbox:
@@ -81,6 +82,7 @@ class Outbox:
         limits: Limits | None = None, clock: Callable[[], float] = time.monotonic,
         on_blocked: BlockedHook | None = None, max_in_flight: int = 32,
         compact_every: int = 5000, on_finished: FinishedHook | None = None,
+        before_send: BeforeSendHook | None = None,
     ) -> None:
         self.journal = journal
         self.transport = transport
@@ -88,6 +90,7 @@ class Outbox:
         self.clock = clock
         self.on_blocked = on_blocked
         self.on_finished = on_finished  # told each outcome, on the event loop
+        self.before_send = before_send  # awaited just before each send (records the try)
         self.compact_every = compact_every
         self._lock = threading.Lock()  # journal appends, id allocation, `_unadmitted`
         self._ids = itertools.count(1)
@@ -388,6 +391,8 @@ class Outbox:
         chat = queued.chat
         try:
             try:
+                if self.before_send is not None:
+                    await self.before_send(queued)
                 await self.transport.send_message(queued.message)
             finally:
                 answered = self.clock()

@@ -11,8 +11,10 @@ one sends.
   completes its row. One process counts every message, so the global rate holds across
   instances without a shared counter (why: docs/postgresql.md).
 - The sender dies: its lock goes with its connection, another instance takes it, and the
-  rows it held come back after their lease. A row claimed before (``attempts`` > 1) may
-  have gone in the instant of the crash: it is counted as uncertain and sent again.
+  rows it held come back after their lease. Each send is recorded as tried just before it
+  goes (one write for all the sends that start together), so a row that comes back tried
+  may have gone in the instant of the crash: it is counted as uncertain and sent again;
+  one that comes back untried was never sent.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ class SharedOutbox:
 
     def __init__(self, store: PostgresStore, transport: Transport, *,
                  limits: Limits | None = None, on_blocked: BlockedHook | None = None,
-                 lease: float = 30.0, poll: float = 0.05,
+                 lease: float = 15.0, poll: float = 0.05,
                  lock: LeaderLock | None = None) -> None:
         self.queue = PgQueue(store, "outbox", lease=lease)
         self.lock = lock or LeaderLock(store.url, "sender")
@@ -59,6 +61,10 @@ class SharedOutbox:
         self._local: Outbox | None = None
         self._earlier = dict.fromkeys(STAT_KEYS, 0)  # stats of earlier turns as the sender
         self._wake: asyncio.Event | None = None
+        self._tries: list[Claim] = []  # sends about to start, to record as tried
+        self._tries_asked = 0
+        self._tries_written = 0
+        self._writing_tries: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
 
@@ -149,7 +155,8 @@ class SharedOutbox:
     async def _send_while_held(self) -> None:
         loop = asyncio.get_running_loop()
         local = Outbox(self.journal, self.transport, limits=self.limits,
-                       on_blocked=self.on_blocked, on_finished=self._finished)
+                       on_blocked=self.on_blocked, on_finished=self._finished,
+                       before_send=self._record_try)
         self._local = local
         sending = asyncio.create_task(local.run())
         checked = renewed = loop.time()
@@ -186,7 +193,7 @@ class SharedOutbox:
                 await asyncio.to_thread(self.queue.give_back_many, untried)
 
     def _take(self, claims: list[Claim], local: Outbox) -> None:
-        again = sum(1 for c in claims if c.attempts > 1)
+        again = sum(1 for c in claims if c.tried)
         if again:
             self.uncertain += again
             log.warning("outbox: %d message(s) were on their way when an instance stopped; "
@@ -199,6 +206,26 @@ class SharedOutbox:
             queued.append(item)
         if queued:
             local.admit(queued)
+
+    async def _record_try(self, queued: Queued) -> None:
+        """Before a send: its row marked tried, in one write shared by every send starting
+        meanwhile (as the journal shares one fsync)."""
+        claim = self._held.get(queued.id)
+        if claim is None:
+            return
+        self._tries.append(claim)
+        self._tries_asked += 1
+        mine = self._tries_asked
+        while self._tries_written < mine:
+            if self._writing_tries is None or self._writing_tries.done():
+                self._writing_tries = asyncio.ensure_future(self._write_tries())
+            await asyncio.shield(self._writing_tries)
+
+    async def _write_tries(self) -> None:
+        tries, self._tries = self._tries, []
+        upto = self._tries_asked
+        await asyncio.to_thread(self.queue.mark_tried, tries)
+        self._tries_written = upto
 
     def _finished(self, queued: Queued, outcome: str) -> None:
         claim = self._held.pop(queued.id, None)

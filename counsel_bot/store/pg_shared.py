@@ -57,6 +57,7 @@ class Claim:
     priority: int = 0
     due: datetime | None = None
     uid: str = ""  # the row's stable identity, the same in every claim of it
+    tried: bool = False  # an earlier claim began the row's work (`mark_tried`), unfinished
 
 
 @dataclass(frozen=True)
@@ -141,15 +142,16 @@ class PgQueue:
                      ORDER BY c.priority, c.due, c.id
                      LIMIT %(limit)s
                      FOR UPDATE SKIP LOCKED)
-                RETURNING q.id, q.uid, q.payload, q.attempts, q.token, q.priority, q.due
+                RETURNING q.id, q.uid, q.payload, q.attempts, q.token, q.priority, q.due,
+                          q.tried
             """, {"lease": self.lease, "owner": self.owner, "queue": self.name,
                   "limit": limit, "due_by": due_by}).fetchall()
         claims = []
-        for rid, uid, blob, attempts, token, priority, due in sorted(
+        for rid, uid, blob, attempts, token, priority, due, tried in sorted(
                 rows, key=lambda r: (r[5], r[6], r[0])):
             payload = json.loads(self._cipher.decrypt(bytes(blob), self._aad(uid)))
             claims.append(Claim(int(rid), payload, int(attempts), int(token), int(priority),
-                                due, uid))
+                                due, uid, bool(tried)))
         return claims
 
     def complete(self, claim: Claim, conn: psycopg.Connection[Any] | None = None) -> bool:
@@ -201,6 +203,18 @@ class PgQueue:
                 "RETURNING q.id",
                 (self.lease, [c.id for c in claims], [c.token for c in claims])).fetchall()
         return {int(r[0]) for r in rows}
+
+    def mark_tried(self, claims: Sequence[Claim]) -> int:
+        """Record, before doing what cannot be undone (a send), that it began: a later claim
+        of an unfinished row then knows it may have happened (`Claim.tried`)."""
+        if not claims:
+            return 0
+        with self._pool.connection() as conn:
+            return conn.execute(
+                "UPDATE counsel_queue q SET tried = true "
+                "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, token) "
+                "WHERE q.id = c.id AND q.token = c.token AND q.done_at IS NULL",
+                ([c.id for c in claims], [c.token for c in claims])).rowcount
 
     def give_back_many(self, claims: Sequence[Claim]) -> int:
         """Release rows never tried (a clean stop): claimable at once, and this claim not

@@ -100,8 +100,9 @@ MIGRATIONS: list[tuple[int, str, str]] = [
         CREATE INDEX counsel_queue_chat ON counsel_queue (queue, chat, id)
             WHERE done_at IS NULL;
     """),
-    (4, "queue priorities, tags and the purge of done rows", """
+    (4, "queue priorities, tags, tries and the purge of done rows", """
         ALTER TABLE counsel_queue ADD COLUMN priority smallint NOT NULL DEFAULT 0;
+        ALTER TABLE counsel_queue ADD COLUMN tried boolean NOT NULL DEFAULT false;
         ALTER TABLE counsel_queue ADD COLUMN tags text[] NOT NULL DEFAULT '{}';
         DROP INDEX counsel_queue_ready;
         CREATE INDEX counsel_queue_ready ON counsel_queue (queue, priority, due, id)

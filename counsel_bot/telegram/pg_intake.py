@@ -32,7 +32,7 @@ class SharedIntake:
     """The `Intake` interface for one instance among several (see the module docstring)."""
 
     def __init__(self, store: PostgresStore, feed: Feed, fallback: Feed, framework: str, *,
-                 lease: float = 60.0, concurrency: int = 64, poll: float = 0.05) -> None:
+                 lease: float = 15.0, concurrency: int = 64, poll: float = 0.05) -> None:
         self.queue = PgQueue(store, "updates", lease=lease)
         self._feed = feed
         self._fallback = fallback

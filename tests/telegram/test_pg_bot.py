@@ -17,7 +17,7 @@ from tests.telegram.conftest import (
     stop_bot,
 )
 
-WORKER, RETURNEE = 8201, 8202
+WORKER, RETURNEE = 820_173_645, 820_273_645  # long: a short number turns up in hex hashes
 
 
 @pytest.mark.parametrize(("framework", "mode", "processes"),

@@ -25,6 +25,7 @@ import aiohttp
 import pytest
 
 from tests.fake_bot_api.server import FakeBotApi
+from tests.telegram.bot_process import BotProcess, in_order, press_label
 from tests.telegram.scripted_users import references, script
 
 pytestmark = pytest.mark.slow
@@ -35,63 +36,6 @@ KILLS = 12
 FIRST_USER = 8_100_000
 ANSWER_TIMEOUT = 90.0
 FAST_RATE = 1000
-
-
-class BotProcess:
-    def __init__(self, api: FakeBotApi, tmp_path: Path, framework: str, mode: str) -> None:
-        self.api, self.tmp_path, self.framework, self.mode = api, tmp_path, framework, mode
-        self.process: asyncio.subprocess.Process | None = None
-        self.port = _free_port()
-        self.logs: list[str] = []
-        self.starts = 0
-
-    async def start(self) -> None:
-        env = {**os.environ, "COUNSEL_BOT_TOKEN": self.api.token,
-               "COUNSEL_BOT_API_URL": self.api.root,
-               "COUNSEL_BOT_DATA_DIR": str(self.tmp_path / "data"),
-               "COUNSEL_BOT_KEY_FILE": str(self.tmp_path / "keys" / "key")}
-        args = ["--framework", self.framework]
-        if self.mode == "webhook":
-            # Polling runs with Telegram's own limits, as deployed; webhook runs with the
-            # outbox's global rate raised so that many sends are in flight at each kill
-            # (the per-chat limit stays), which tests the uncertain sends and the replays.
-            args += ["--rate-limit", str(FAST_RATE)]
-            args += ["--webhook-url", "https://bot.example.org",
-                     "--listen", f"127.0.0.1:{self.port}"]
-        log_path = self.tmp_path / f"bot-{self.starts}.log"
-        self.logs.append(str(log_path))
-        self.starts += 1
-        with open(log_path, "wb") as log:
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "counsel_bot.cli", "run", *args, env=env,
-                stdout=log, stderr=log, start_new_session=True)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-
-    async def wait(self) -> int:
-        assert self.process is not None
-        return await self.process.wait()
-
-    async def ready(self, timeout: float = 60.0) -> None:
-        """Until this start's log says the bot is ready (so that kills hit it at work)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while "counsel-bot is ready" not in Path(self.logs[-1]).read_text(errors="replace"):
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"the bot did not start:\n{self.log_text()[-3000:]}")
-            await asyncio.sleep(0.02)
-
-    def log_text(self) -> str:
-        return "\n".join(Path(p).read_text(errors="replace") for p in self.logs)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _deliver(api: FakeBotApi, bot: BotProcess, update: dict) -> None:
@@ -111,22 +55,6 @@ async def _deliver(api: FakeBotApi, bot: BotProcess, update: dict) -> None:
         await asyncio.sleep(0.2)
 
 
-def _press(api: FakeBotApi, user: int, label: str, queue: bool) -> dict:
-    """Press the button labelled `label` on the latest message with buttons."""
-    for message in reversed(api.messages_to(user)):
-        rows = (message.get("reply_markup") or {}).get("inline_keyboard")
-        if rows:
-            data = {b["text"]: b["callback_data"] for row in rows for b in row}[label]
-            return api.user_presses_button(user, data, message["message_id"], queue=queue)
-    raise AssertionError(f"user {user}: no buttons to press {label!r}")
-
-
-def _in_order(wanted: list[str], got: list[str]) -> bool:
-    """Whether `wanted` appears in `got` in order (what arrived twice set aside)."""
-    position = iter(got)
-    return all(any(text == candidate for candidate in position) for text in wanted)
-
-
 async def _returnee(api: FakeBotApi, bot: BotProcess, user: int, actions: list,
                     replies: list[list[str]]) -> None:
     expected: list[str] = []
@@ -137,11 +65,11 @@ async def _returnee(api: FakeBotApi, bot: BotProcess, user: int, actions: list,
         if kind == "text":
             update = api.user_sends_text(user, value, queue=queue)
         else:
-            update = _press(api, user, value, queue)
+            update = press_label(api, user, value, queue)
         await _deliver(api, bot, update)
         expected += reply
         deadline = asyncio.get_running_loop().time() + ANSWER_TIMEOUT
-        while not _in_order(expected, [m["text"] for m in api.messages_to(user)]):
+        while not in_order(expected, [m["text"] for m in api.messages_to(user)]):
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"user {user}: no answer to {kind} {value!r} "
                                      f"after {ANSWER_TIMEOUT} s")
@@ -169,7 +97,11 @@ async def test_sigkill_under_load_loses_nothing_and_sends_nothing_twice(
     users = range(FIRST_USER, FIRST_USER + USERS)
     scripts = {u: script(u, ACTIONS) for u in users}
     wanted = references(scripts, tmp_path / "reference")
-    bot = BotProcess(api, tmp_path, framework, mode)
+    # Polling runs with Telegram's own limits, as deployed; webhook runs with the outbox's
+    # global rate raised so that many sends are in flight at each kill (the per-chat limit
+    # stays), which tests the uncertain sends and the replays.
+    fast = ["--rate-limit", str(FAST_RATE)] if mode == "webhook" else []
+    bot = BotProcess(api, tmp_path, framework, mode, args=fast)
     await bot.start()
     await api.wait_for_call("setMyCommands", count=1, timeout=60)
     done = asyncio.Event()
@@ -195,7 +127,7 @@ async def test_sigkill_under_load_loses_nothing_and_sends_nothing_twice(
         got, want = Counter(texts), Counter(wanted[user].texts)
         missing += sum((want - got).values())
         twice += sum((got - want).values())
-        disordered += not _in_order(wanted[user].texts, texts)
+        disordered += not in_order(wanted[user].texts, texts)
     print(f"\n{framework}/{mode}: {USERS * ACTIONS} actions, {kills} SIGKILLs, "
           f"{len(api.sent)} messages sent, {missing} missing, {twice} twice, "
           f"{uncertain} uncertain at a kill, {replayed} updates handled again after a kill "

@@ -1,0 +1,182 @@
+"""Three bot instances on one PostgreSQL database, one killed with SIGKILL mid-way.
+
+Three real `counsel-bot run` processes share a database (and its key) against the fake Bot
+API: 1,000 returnees each go through onboarding and a question. In webhook mode a load
+balancer (here: the test, as nginx would with `proxy_next_upstream`) posts each update to
+the next instance and, when one does not answer, to another; in polling mode one instance
+polls (the polling lock). Mid-way the instance that sends for all (webhook) or that polls
+(polling) is killed with SIGKILL and not started again: the other two must take over its
+leases and locks. At the end every returnee's chat holds exactly the reference answer, in
+order; nothing is sent twice beyond what was in flight at the kill (counted as uncertain);
+the Bot API never answered 429; the audit chain in the database verifies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import re
+import signal
+import sys
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from counsel_bot.store.keys import encode_key
+from tests.fake_bot_api.server import FakeBotApi
+from tests.telegram.bot_process import BotProcess, in_order, press_label
+from tests.telegram.scripted_users import references, script
+
+pytestmark = pytest.mark.slow
+
+INSTANCES = 3
+USERS = 1000
+ACTIONS = 6  # onboarding (5) and one question
+FIRST_USER = 8_300_000
+ANSWER_TIMEOUT = 120.0
+KILL_AFTER = 0.4  # of all actions taken
+FAST_RATE = 1000  # webhook: many sends in flight at the kill
+ROLE = {"webhook": "sends for every instance", "polling": "polls Telegram for every instance"}
+
+
+class Cluster:
+    """The instances, and the load balancer in front of their webhooks."""
+
+    def __init__(self, api: FakeBotApi, tmp_path: Path, framework: str, mode: str,
+                 database_url: str, key: bytes) -> None:
+        env = {"COUNSEL_BOT_DATABASE_URL": database_url, "COUNSEL_BOT_KEY": encode_key(key)}
+        args = ["--step-processes", "0"]
+        if mode == "webhook":
+            args += ["--rate-limit", str(FAST_RATE)]
+        self.mode = mode
+        self.bots = [BotProcess(api, tmp_path / f"instance-{n}", framework, mode, args=args,
+                                env=env) for n in range(INSTANCES)]
+        self.dead: set[int] = set()
+        self._next = itertools.count()
+        self.api = api
+
+    async def deliver(self, update: dict) -> None:
+        """As Telegram and a load balancer do: post until some instance answers 200."""
+        if self.mode == "polling":
+            return
+        while True:
+            n = next(self._next) % INSTANCES
+            secret = self.api.webhook.get("secret_token")
+            if n in self.dead or not secret:
+                await asyncio.sleep(0.01)
+                continue
+            url = f"http://127.0.0.1:{self.bots[n].port}/telegram/webhook"
+            try:
+                if await self.api.deliver_webhook(url, update, secret) == 200:
+                    return
+            except (TimeoutError, aiohttp.ClientError, OSError):
+                pass
+            await asyncio.sleep(0.05)
+
+    def holder(self) -> int:
+        """The instance that holds the role the kill is aimed at."""
+        holders = [n for n, bot in enumerate(self.bots)
+                   if n not in self.dead and ROLE[self.mode] in bot.log_text()]
+        assert holders, "no instance took the role"
+        return holders[-1]
+
+    def logs(self) -> str:
+        return "\n".join(bot.log_text() for bot in self.bots)
+
+
+async def _returnee(cluster: Cluster, api: FakeBotApi, user: int, actions: list,
+                    replies: list[list[str]], taken: list[int]) -> None:
+    expected: list[str] = []
+    think = random.Random(user)
+    queue = cluster.mode == "polling"
+    for (kind, value), reply in zip(actions, replies, strict=True):
+        await asyncio.sleep(think.uniform(0.0, 1.0))  # reads the answer before acting
+        if kind == "text":
+            update = api.user_sends_text(user, value, queue=queue)
+        else:
+            update = press_label(api, user, value, queue)
+        await cluster.deliver(update)
+        taken[0] += 1
+        expected += reply
+        deadline = asyncio.get_running_loop().time() + ANSWER_TIMEOUT
+        while not in_order(expected, [m["text"] for m in api.messages_to(user)]):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"user {user}: no answer to {kind} {value!r} "
+                                     f"after {ANSWER_TIMEOUT} s")
+            await asyncio.sleep(0.1)
+
+
+async def _kill_mid_way(cluster: Cluster, taken: list[int]) -> int:
+    while taken[0] < KILL_AFTER * USERS * ACTIONS:
+        await asyncio.sleep(0.05)
+    victim = cluster.holder()
+    cluster.dead.add(victim)
+    cluster.bots[victim].kill()
+    await cluster.bots[victim].wait()
+    return victim
+
+
+@pytest.mark.parametrize(("framework", "mode"), [("ptb", "webhook"), ("aiogram", "polling")])
+async def test_three_instances_one_killed_lose_nothing_and_send_nothing_twice(
+        fake_bot_api: FakeBotApi, tmp_path: Path, pg_url: str, key: bytes, framework: str,
+        mode: str) -> None:
+    api = fake_bot_api
+    users = range(FIRST_USER, FIRST_USER + USERS)
+    scripts = {u: script(u, ACTIONS) for u in users}
+    wanted = references(scripts, tmp_path / "reference")
+    cluster = Cluster(api, tmp_path, framework, mode, pg_url, key)
+    for bot in cluster.bots:
+        await bot.start()
+    for bot in cluster.bots:
+        await bot.ready()
+    taken = [0]
+    killer = asyncio.create_task(_kill_mid_way(cluster, taken))
+    try:
+        await asyncio.gather(*(_returnee(cluster, api, u, scripts[u], wanted[u].replies, taken)
+                               for u in users))
+        victim = await asyncio.wait_for(killer, 5)
+    finally:
+        killer.cancel()
+        await asyncio.sleep(1.0)  # anything still on its way
+        for n, bot in enumerate(cluster.bots):
+            if n not in cluster.dead:
+                bot.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        for n, bot in enumerate(cluster.bots):
+            if n not in cluster.dead:
+                await asyncio.wait_for(bot.wait(), 30)
+    logs = cluster.logs()
+    uncertain = sum(int(n) for n in re.findall(r"outbox: (\d+) message\(s\) were on their way",
+                                               logs))
+    again = sum(int(n) for n in re.findall(r"(\d+) update\(s\) taken by an instance that "
+                                           r"stopped", logs))
+    missing, twice, disordered = 0, 0, 0
+    for user in users:
+        texts = [m["text"] for m in api.messages_to(user)]
+        got, want = Counter(texts), Counter(wanted[user].texts)
+        missing += sum((want - got).values())
+        twice += sum((got - want).values())
+        disordered += not in_order(wanted[user].texts, texts)
+    took_over = ROLE[mode] in "\n".join(b.log_text() for n, b in enumerate(cluster.bots)
+                                        if n != victim)
+    print(f"\n{framework}/{mode}, {INSTANCES} instances: {USERS * ACTIONS} actions, "
+          f"instance {victim} killed, {len(api.sent)} messages sent, {missing} missing, "
+          f"{twice} twice, {uncertain} uncertain at the kill, {again} updates handled again, "
+          f"{api.count_429} 429s")
+    assert took_over, "no other instance took the killed one's role"
+    assert missing == 0
+    assert disordered == 0
+    assert twice <= uncertain
+    assert api.count_429 == 0
+    assert "Traceback" not in logs
+    audit = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "counsel_bot.cli", "audit", "verify",
+        env={**os.environ, "COUNSEL_BOT_DATABASE_URL": pg_url,
+             "COUNSEL_BOT_KEY": encode_key(key),
+             "COUNSEL_BOT_DATA_DIR": str(tmp_path / "cli")},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await audit.communicate()
+    assert audit.returncode == 0, out.decode()
