@@ -72,6 +72,18 @@ class Entry:
     tags: tuple[str, ...] = ()
 
 
+# The rows of several claims, locked in id order: two multi-row updates running at once
+# (an outcome batch and a batch of tries, say) then wait for each other instead of deadlocking.
+HELD_ROWS = ("WITH held AS (SELECT q.id FROM counsel_queue q "
+             "JOIN unnest(%(ids)s::bigint[], %(tokens)s::bigint[]) AS c(id, token) "
+             "ON q.id = c.id AND q.token = c.token WHERE q.done_at IS NULL "
+             "ORDER BY q.id FOR UPDATE OF q) ")
+
+
+def _held(claims: Sequence[Claim]) -> dict[str, Any]:
+    return {"ids": [c.id for c in claims], "tokens": [c.token for c in claims]}
+
+
 class PgQueue:
     """One named queue in ``counsel_queue`` (see module docstring)."""
 
@@ -186,10 +198,8 @@ class PgQueue:
             return 0
         with self._pool.connection() as conn:
             return conn.execute(
-                "UPDATE counsel_queue q SET done_at = now(), lease_until = NULL "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, token) "
-                "WHERE q.id = c.id AND q.token = c.token AND q.done_at IS NULL",
-                ([c.id for c in claims], [c.token for c in claims])).rowcount
+                HELD_ROWS + "UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
+                "WHERE id IN (SELECT id FROM held)", _held(claims)).rowcount
 
     def renew_many(self, claims: Sequence[Claim]) -> set[int]:
         """Extend the leases of rows still held; returns the ids still ours."""
@@ -197,11 +207,10 @@ class PgQueue:
             return set()
         with self._pool.connection() as conn:
             rows = conn.execute(
-                "UPDATE counsel_queue q SET lease_until = now() + make_interval(secs => %s) "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, token) "
-                "WHERE q.id = c.id AND q.token = c.token AND q.done_at IS NULL "
-                "RETURNING q.id",
-                (self.lease, [c.id for c in claims], [c.token for c in claims])).fetchall()
+                HELD_ROWS + "UPDATE counsel_queue "
+                "SET lease_until = now() + make_interval(secs => %(lease)s) "
+                "WHERE id IN (SELECT id FROM held) RETURNING id",
+                {**_held(claims), "lease": self.lease}).fetchall()
         return {int(r[0]) for r in rows}
 
     def mark_tried(self, claims: Sequence[Claim]) -> int:
@@ -211,10 +220,8 @@ class PgQueue:
             return 0
         with self._pool.connection() as conn:
             return conn.execute(
-                "UPDATE counsel_queue q SET tried = true "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, token) "
-                "WHERE q.id = c.id AND q.token = c.token AND q.done_at IS NULL",
-                ([c.id for c in claims], [c.token for c in claims])).rowcount
+                HELD_ROWS + "UPDATE counsel_queue SET tried = true "
+                "WHERE id IN (SELECT id FROM held)", _held(claims)).rowcount
 
     def give_back_many(self, claims: Sequence[Claim]) -> int:
         """Release rows never tried (a clean stop): claimable at once, and this claim not
@@ -223,27 +230,27 @@ class PgQueue:
             return 0
         with self._pool.connection() as conn:
             return conn.execute(
-                "UPDATE counsel_queue q SET lease_until = NULL, owner = NULL, "
-                "attempts = greatest(q.attempts - 1, 0) "
-                "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, token) "
-                "WHERE q.id = c.id AND q.token = c.token AND q.done_at IS NULL",
-                ([c.id for c in claims], [c.token for c in claims])).rowcount
+                HELD_ROWS + "UPDATE counsel_queue SET lease_until = NULL, owner = NULL, "
+                "attempts = greatest(attempts - 1, 0) "
+                "WHERE id IN (SELECT id FROM held)", _held(claims)).rowcount
 
     def finish_chat(self, chat: str) -> int:
         """Mark every undone row of ``chat`` done (its messages dropped: the chat blocked us)."""
         with self._pool.connection() as conn:
             return conn.execute(
+                "WITH rows AS (SELECT id FROM counsel_queue WHERE queue = %s AND chat = %s "
+                "AND done_at IS NULL ORDER BY id FOR UPDATE) "
                 "UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
-                "WHERE queue = %s AND chat = %s AND done_at IS NULL",
-                (self.name, self._hide(chat))).rowcount
+                "WHERE id IN (SELECT id FROM rows)", (self.name, self._hide(chat))).rowcount
 
     def finish_tagged(self, tag: str) -> int:
         """Mark every undone row carrying ``tag`` done (cancelled); returns how many."""
         with self._pool.connection() as conn:
             return conn.execute(
+                "WITH rows AS (SELECT id FROM counsel_queue WHERE queue = %s "
+                "AND tags @> ARRAY[%s]::text[] AND done_at IS NULL ORDER BY id FOR UPDATE) "
                 "UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
-                "WHERE queue = %s AND tags @> ARRAY[%s]::text[] AND done_at IS NULL",
-                (self.name, self._hide(tag))).rowcount
+                "WHERE id IN (SELECT id FROM rows)", (self.name, self._hide(tag))).rowcount
 
     def tagged(self, tag: str) -> list[Claim]:
         """The undone rows carrying ``tag``, by due time (read only: nothing is leased; the

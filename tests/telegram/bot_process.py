@@ -69,9 +69,11 @@ def _free_port() -> int:
 
 
 
-def press_label(api: FakeBotApi, user: int, label: str, queue: bool) -> dict:
-    """Press the button labelled `label` on the latest message with buttons."""
-    for message in reversed(api.messages_to(user)):
+def press_label(api: FakeBotApi, user: int, label: str, queue: bool,
+                messages: list[dict] | None = None) -> dict:
+    """Press the button labelled `label` on the latest message with buttons (of `messages`,
+    the user's, if given)."""
+    for message in reversed(api.messages_to(user) if messages is None else messages):
         rows = (message.get("reply_markup") or {}).get("inline_keyboard")
         if rows:
             data = {b["text"]: b["callback_data"] for row in rows for b in row}[label]
