@@ -137,3 +137,15 @@ async def test_a_blocked_chat_drops_its_queued_rows_and_is_reported_once(pg_stor
     assert told == ["9"]
     assert [m.text for m in wire.sent] == ["fine"]
     assert outbox.pending == 0
+
+
+async def test_a_clean_stop_gives_back_at_once_what_it_held_and_never_tried(pg_store) -> None:
+    outbox = SharedOutbox(pg_store, Recording(), limits=Limits(per_second=5.0))
+    outbox.enqueue_bulk((str(c), OutMessage(c, "notice")) for c in range(50))
+    run = asyncio.create_task(outbox.run())
+    await _until(lambda: outbox.stats["sent"] >= 3)
+    await outbox.stop()
+    await run
+    left = PgQueue(pg_store, "outbox").claim(100)  # no lease to wait for
+    assert len(left) == 50 - outbox.stats["sent"]
+    assert not any(c.tried for c in left)
