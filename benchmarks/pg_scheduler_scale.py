@@ -15,6 +15,7 @@ The server: $COUNSEL_BENCH_PG_URL (a server where the script may create database
 throwaway cluster started like the tests' (tests/pg_server.py) but with fsync ON.
 
     python benchmarks/pg_scheduler_scale.py [--sizes 1000,1000000] [--fire 1000] [--rounds 3]
+                                            [--no-vacuum]
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)  # the scheduler's (simulated) clock
 YEAR_S = 365 * 24 * 3600
 
 
-def bulk_fill(store: PostgresStore, rows: int, chunk: int = 50_000) -> float:
+def bulk_fill(store: PostgresStore, rows: int, vacuum: bool, chunk: int = 50_000) -> float:
     """``rows`` future items, sealed as PgQueue.put seals them, by COPY; returns seconds."""
     queue = PgQueue(store, QUEUE)
     cipher = store.cipher
@@ -62,16 +63,19 @@ def bulk_fill(store: PostgresStore, rows: int, chunk: int = 50_000) -> float:
                 copy.write_row((QUEUE, uid, due, [queue._hide(t) for t in item.tags], blob))
         print(f"  {min(rows, first + chunk):>9,} rows written", end="\r", flush=True)
     print(" " * 30, end="\r")
+    if not vacuum:
+        return time.perf_counter() - started
     with store.pool.connection() as conn:
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE counsel_queue")
     return time.perf_counter() - started
 
 
-async def one_size(server: str, size: int, fire: int, rounds: int, key: bytes) -> dict:
+async def one_size(server: str, size: int, fire: int, rounds: int, key: bytes,
+                   vacuum: bool) -> dict:
     url = create_database(server)
     store = PostgresStore(url, key)
-    filled = bulk_fill(store, size - fire) if size > fire else 0.0
+    filled = bulk_fill(store, size - fire, vacuum) if size > fire else 0.0
     store.close()
     started = time.perf_counter()
     store = PostgresStore(url, key)
@@ -102,13 +106,13 @@ async def one_size(server: str, size: int, fire: int, rounds: int, key: bytes) -
             "left": total, "add": statistics.median(adds), "fire": statistics.median(fires)}
 
 
-async def run(server: str, sizes: list[int], fire: int, rounds: int) -> bool:
+async def run(server: str, sizes: list[int], fire: int, rounds: int, vacuum: bool) -> bool:
     key = os.urandom(32)
     results = []
     print(f"{'rows':>10} {'fill s':>8} {'start s':>8} {'(open':>7} {'load)':>7} "
           f"{'add ms/item':>12} {'fire ms/item':>13}")
     for size in sizes:
-        res = await one_size(server, size, fire, rounds, key)
+        res = await one_size(server, size, fire, rounds, key, vacuum)
         results.append(res)
         print(f"{size:>10,} {res['fill']:>8.1f} {res['start']:>8.3f} {res['open']:>7.3f} "
               f"{res['load']:>7.3f} {res['add'] * 1e3:>12.3f} {res['fire'] * 1e3:>13.3f}")
@@ -127,6 +131,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,1000000")
     parser.add_argument("--fire", type=int, default=1000, help="items fired per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--no-vacuum", action="store_true",
+                        help="measure right after the bulk write, before any VACUUM")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     cluster = None
@@ -139,7 +145,7 @@ def main() -> None:
         server = cluster.start()
         print(f"throwaway cluster with fsync on ({bin_dir})")
     try:
-        ok = asyncio.run(run(server, sizes, args.fire, args.rounds))
+        ok = asyncio.run(run(server, sizes, args.fire, args.rounds, not args.no_vacuum))
     finally:
         if cluster is not None:
             cluster.stop()
