@@ -54,6 +54,13 @@ async def test_due_times_are_compared_with_the_schedulers_clock_not_the_servers(
     assert await s.tick() == 1 and fired == [1]
 
 
+async def _fired_within(fired: list, count: int, seconds: float) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if len(fired) >= count:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def test_an_item_added_by_another_instance_is_fired_by_a_running_one(pg_store):
     t0 = datetime(2030, 1, 1, tzinfo=UTC)
     fired: list[tuple[str, str]] = []
@@ -67,21 +74,28 @@ async def test_an_item_added_by_another_instance_is_fired_by_a_running_one(pg_st
     task = asyncio.create_task(running.run())
     await asyncio.sleep(0.3)  # asleep, with nothing to do
     theirs = adding.add("test", t0, {"by": "other"})  # no wake-up reaches `running`
-    for _ in range(50):
-        if fired:
-            break
-        await asyncio.sleep(0.05)
-    assert fired == [(theirs, "other")]
-    running.poll = 30.0  # from now on only a local add wakes it early
-    await asyncio.sleep(0.3)
-    ours = running.add("test", t0, {"by": "self"})
-    for _ in range(20):
-        if len(fired) == 2:
-            break
-        await asyncio.sleep(0.05)
+    await _fired_within(fired, 1, 2.5)
     running.stop()
     await asyncio.wait_for(task, 5)
-    assert fired[1:] == [(ours, "self")]
+    assert fired == [(theirs, "other")]
+
+
+async def test_a_local_add_wakes_the_running_scheduler_at_once(pg_store):
+    t0 = datetime(2030, 1, 1, tzinfo=UTC)
+    fired: list[str] = []
+    running = PgScheduler(pg_store, lambda: t0, poll=30.0)  # it would look in 30 s only
+
+    async def record(item: Item, now: datetime) -> None:
+        fired.append(item.id)
+
+    running.on("test", record)
+    task = asyncio.create_task(running.run())
+    await asyncio.sleep(0.3)
+    ours = running.add("test", t0)
+    await _fired_within(fired, 1, 2.0)
+    running.stop()
+    await asyncio.wait_for(task, 5)
+    assert fired == [ours]
 
 
 async def test_done_rows_and_their_keys_are_forgotten_after_a_week(pg_store, pg_url):
