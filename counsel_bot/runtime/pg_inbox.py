@@ -11,6 +11,8 @@ and never shown.
 from __future__ import annotations
 
 import logging
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from counsel_bot.store.crypto import DecryptionFailed
@@ -20,6 +22,7 @@ from counsel_bot.store.postgres import PostgresStore
 log = logging.getLogger(__name__)
 
 QUEUE = "inbox"
+PURGE_EVERY = 3600.0  # seconds between purges of the notes done (they hold no dedupe key)
 
 
 class PgInbox:
@@ -27,6 +30,7 @@ class PgInbox:
 
     def __init__(self, store: PostgresStore, *, lease: float = 30.0) -> None:
         self.queue = PgQueue(store, QUEUE, lease=lease)
+        self._purged_at = time.monotonic()
 
     def post(self, note: dict[str, Any]) -> None:
         self.queue.put(note)
@@ -35,8 +39,11 @@ class PgInbox:
         """The waiting notes, oldest first, each leased to this instance: `done` once acted
         on, `keep` to give it back. Claimed one at a time, so that a damaged row takes no
         readable note down with it."""
+        if time.monotonic() - self._purged_at > PURGE_EVERY:
+            self._purged_at = time.monotonic()
+            self.queue.purge(datetime.now(UTC) - timedelta(seconds=PURGE_EVERY))
         notes: list[tuple[Claim, dict[str, Any]]] = []
-        failures = 0
+        failures = 0  # claims that met a damaged row (bounded: another reader may race us)
         while len(notes) < limit and failures < 3:
             try:
                 claims = self.queue.claim(1)
@@ -45,7 +52,7 @@ class PgInbox:
                 for row in damaged:
                     log.error("inbox: a note cannot be read and is set aside (row %d of the "
                               "inbox queue, marked done)", row)
-                failures += 1  # (none found: another reader set it aside meanwhile)
+                failures += 1
                 continue
             if not claims:
                 break

@@ -100,3 +100,17 @@ async def test_bot_instances_act_on_each_note_once_and_retry_a_failed_one(pg_sto
     assert (first, second) == (19, 1)  # the failed note is given back for the next look
     assert sorted(handled) == list(range(20))
     assert await readers[0].read() == 0 and await readers[1].read() == 0
+
+
+def test_notes_done_long_ago_are_purged(pg_store, pg_url):
+    inbox = PgInbox(pg_store)
+    inbox.post({"type": "ping", "n": 1})
+    ((claim, _note),) = inbox.take()
+    inbox.done(claim)
+    with psycopg.connect(pg_url) as conn:
+        conn.execute("UPDATE counsel_queue SET done_at = now() - interval '2 hours'")
+    inbox.post({"type": "ping", "n": 2})
+    inbox._purged_at -= 2 * 3600  # the hour since the last purge has gone by
+    assert [n["n"] for _c, n in inbox.take()] == [2]
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT count(*) FROM counsel_queue").fetchone() == (1,)
