@@ -45,12 +45,12 @@ from counsel_bot.runtime.casework import Casework
 from counsel_bot.runtime.closing import Closing
 from counsel_bot.runtime.conversations import AlertRaised, ConversationService
 from counsel_bot.runtime.dispatch import AfterStep, EffectDispatcher
-from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.inbox import open_inbox
 from counsel_bot.runtime.journal import data_journal
 from counsel_bot.runtime.notes import NoteReader
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.records import EffectCodec
-from counsel_bot.runtime.scheduler import Scheduler
+from counsel_bot.runtime.scheduler import Schedule, Scheduler
 from counsel_bot.runtime.weblinks import WebLinks
 from counsel_bot.screening.screener import SUPPORTED_LANGUAGES as SCREENING_LANGUAGES
 from counsel_bot.screening.screener import Screener
@@ -213,7 +213,7 @@ class TelegramBot:
     after: EffectDispatcher[AfterStep]
 
     @property
-    def scheduler(self) -> Scheduler:
+    def scheduler(self) -> Schedule:
         return self.casework.scheduler
 
     @property
@@ -256,6 +256,7 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
     shared = None
     if app.settings.database_url:
         from counsel_bot.runtime.pg_outbox import SharedOutbox
+        from counsel_bot.runtime.pg_scheduler import PgScheduler
         from counsel_bot.store.pg_shared import LeaderLock
         from counsel_bot.store.postgres import PostgresStore, redact
         from counsel_bot.telegram.pg_intake import SharedIntake
@@ -283,6 +284,7 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
                      options.request_timeout)
     outbox: Outbox | SharedOutbox
     intake: Intake | SharedIntake
+    scheduler: Schedule
     if shared is None:
         outbox = Outbox(journals[0], door.transport, limits=options.limits,
                         on_blocked=on_blocked)
@@ -290,8 +292,7 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
     else:
         outbox = SharedOutbox(shared, door.transport, limits=options.limits,
                               on_blocked=on_blocked)
-        scheduler = Scheduler(data_journal(data, "schedule", cipher),
-                              clock=app.conversations.clock)
+        scheduler = PgScheduler(shared, clock=app.conversations.clock)
     processes = (StepProcesses(app.settings, options.step_processes, step_worker_parts)
                  if options.step_processes else None)
     chats = TelegramChats(app.conversations, outbox, outcome_codec(), after_step, processes)
@@ -308,7 +309,7 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
                         options.framework)
     else:
         intake = SharedIntake(shared, door.feed, router.handle_raw, options.framework)
-    notes = NoteReader(Inbox(data, cipher), casework, care, closing, weblinks)
+    notes = NoteReader(open_inbox(app.store, data, cipher), casework, care, closing, weblinks)
     runner = TelegramRunner(TelegramParts(
         door, router, intake, outbox, scheduler, notes, journals, data, processes,
         app.conversations.registry.record_bot_username,

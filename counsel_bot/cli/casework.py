@@ -22,7 +22,7 @@ from counsel_bot.cases.lifecycle import Lifecycle
 from counsel_bot.cases.model import CLOSE_REASONS
 from counsel_bot.cases.registry import CaseError, Registry
 from counsel_bot.config.settings import Settings
-from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.inbox import NoteBox, open_inbox
 from counsel_bot.store.crypto import ShardCipher
 
 
@@ -43,7 +43,7 @@ class Admin:
     """What an administrator's command works with."""
 
     registry: Registry
-    inbox: Inbox
+    inbox: NoteBox
     audit: AuditLog
     lifecycle: Lifecycle
 
@@ -56,8 +56,8 @@ def _with_admin(action: Callable[[argparse.Namespace, Admin], int]
     def run(args: argparse.Namespace, settings: Settings) -> int:
         app = build_app(settings, screening=False)
         try:
-            admin = Admin(app.conversations.registry, Inbox(settings.data_dir,
-                                                            ShardCipher(app.key)),
+            admin = Admin(app.conversations.registry,
+                          open_inbox(app.store, settings.data_dir, ShardCipher(app.key)),
                           app.audit, app.conversations.lifecycle)
             return action(args, admin)
         except CaseError as exc:

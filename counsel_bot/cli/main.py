@@ -171,7 +171,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 def _web(args: argparse.Namespace, settings: Settings) -> int:
     from counsel_bot.bootstrap import build_app
     from counsel_bot.cases.signin import WEB_URL_ENV, SignInLinks
-    from counsel_bot.runtime.inbox import Inbox
+    from counsel_bot.runtime.inbox import open_inbox
     from counsel_bot.store.crypto import ShardCipher
     from counsel_bot.web.app import WebDesk
     from counsel_bot.web.server import (
@@ -193,7 +193,7 @@ def _web(args: argparse.Namespace, settings: Settings) -> int:
     app = build_app(settings, screening=False)
     try:
         desk = WebDesk(app.conversations, app.audit,
-                       Inbox(settings.data_dir, ShardCipher(app.key)),
+                       open_inbox(app.store, settings.data_dir, ShardCipher(app.key)),
                        locales_dir=settings.locales_dir)
         sock = bound_socket(host, port)
         if port == 0 and not args.base_url:

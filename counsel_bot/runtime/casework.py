@@ -18,7 +18,7 @@ from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.inbound import SessionEvent
 from counsel_bot.runtime.conversations import ConversationService
 from counsel_bot.runtime.ports import Chats
-from counsel_bot.runtime.scheduler import Item, Scheduler
+from counsel_bot.runtime.scheduler import Item, Schedule
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ SESSION_KINDS = ("scheduled", "moved", "cancelled")
 class Casework:
     """The shared services of the runtime: the conversations, the scheduler, the chats."""
 
-    def __init__(self, conversations: ConversationService, scheduler: Scheduler,
+    def __init__(self, conversations: ConversationService, scheduler: Schedule,
                  chats: Chats) -> None:
         self.conversations = conversations
         self.scheduler = scheduler

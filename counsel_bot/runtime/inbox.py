@@ -5,6 +5,9 @@ the bot never reads half a note. The bot looks every second; each note names wha
 changed (a session scheduled, moved or cancelled), and the bot acts on the store's
 current state. Acting twice on a note is harmless: what it sends carries a dedupe key.
 A note that cannot be read goes, as it is, to the data folder's quarantine/.
+
+With the PostgreSQL store the inbox is a queue in the database instead (pg_inbox.py), so that
+the command line works from any machine; `open_inbox` picks the one that fits the store.
 """
 
 from __future__ import annotations
@@ -13,15 +16,39 @@ import json
 import logging
 import os
 import secrets
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from counsel_bot.store.crypto import DecryptionFailed, ShardCipher
 from counsel_bot.store.files import QUARANTINE_DIR, private_dir, set_aside
+from counsel_bot.store.port import Store
 
 log = logging.getLogger(__name__)
 _AAD = b"counsel-bot/inbox"
+
+
+class NoteBox(Protocol):
+    """What the bot and the admin tools use of an inbox (files, or PgInbox)."""
+
+    def post(self, note: dict[str, Any]) -> None: ...
+    def take(self) -> list[tuple[Any, dict[str, Any]]]: ...
+    def done(self, handle: Any) -> None: ...
+    def keep(self, handle: Any) -> None: ...
+
+
+def open_inbox(store: Store, data_dir: Path, cipher: ShardCipher) -> NoteBox:
+    """The inbox of the bot on ``store``: in its PostgreSQL database (shared by every
+    instance and reachable from any machine), else the files of ``data_dir``."""
+    # A PostgresStore exists only once its module was imported (store/__init__.py imports
+    # it when a database URL is opened): no psycopg import for the data folder's users.
+    postgres = sys.modules.get("counsel_bot.store.postgres")
+    if postgres is not None and isinstance(store, postgres.PostgresStore):
+        from counsel_bot.runtime.pg_inbox import PgInbox
+
+        return PgInbox(store)
+    return Inbox(data_dir, cipher)
 
 
 class Inbox:
@@ -88,3 +115,7 @@ class Inbox:
     @staticmethod
     def done(path: Path) -> None:
         path.unlink(missing_ok=True)
+
+    @staticmethod
+    def keep(path: Path) -> None:
+        """Leave the note for the next look (its file stays where it is)."""

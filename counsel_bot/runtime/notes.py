@@ -3,7 +3,8 @@
 Each note names what changed (a session, a check-in plan, a closure, a reopening, an
 erasure, an alert acknowledged at the web desk) or what is asked (a sign-in link for the web
 desk); the bot acts on the store's current state. A note whose action fails is kept and
-tried again at the next look; acting twice is harmless (everything it sends has a key).
+tried again at the next look; acting twice is harmless (everything it sends has a key). On
+PostgreSQL several bot instances read one inbox: each note is taken by one of them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from counsel_bot.runtime.care import Care
 from counsel_bot.runtime.casework import SESSION_KINDS, Casework
 from counsel_bot.runtime.closing import Closing
-from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.inbox import NoteBox
 from counsel_bot.runtime.weblinks import WebLinks
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ NoteHandler = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class NoteReader:
-    def __init__(self, inbox: Inbox, casework: Casework, care: Care, closing: Closing,
+    def __init__(self, inbox: NoteBox, casework: Casework, care: Care, closing: Closing,
                  weblinks: WebLinks | None = None) -> None:
         self.inbox = inbox
         self.casework = casework
@@ -77,6 +78,7 @@ class NoteReader:
             except Exception:
                 log.exception("inbox: acting on a %s note failed; it is kept for the next look",
                               note.get("type"))
+                self.inbox.keep(path)
                 continue
             self.inbox.done(path)
             handled += 1

@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from counsel_bot.runtime.journal import Journal
 
@@ -59,6 +59,29 @@ class Item:
 
 
 Handler = Callable[[Item, datetime], Awaitable[None]]
+
+
+class Schedule(Protocol):
+    """What the runtime uses of a scheduler: this journal one, or PgScheduler (several
+    instances on one PostgreSQL database, runtime/pg_scheduler.py)."""
+
+    clock: Callable[[], datetime]
+    handlers: dict[str, Handler]
+    stats: dict[str, int]
+
+    def on(self, kind: str, handler: Handler) -> None: ...
+    def load(self) -> int: ...
+    def add(self, kind: str, due: datetime, data: dict[str, Any] | None = None, *,
+            tags: tuple[str, ...] = (), expires: datetime | None = None,
+            key: str | None = None) -> str | None: ...
+    def cancel_tag(self, tag: str) -> int: ...
+    def tagged(self, tag: str) -> list[Item]: ...
+    @property
+    def pending(self) -> int: ...
+    def next_due(self) -> datetime | None: ...
+    async def tick(self) -> int: ...
+    async def run(self) -> None: ...  # until stop()
+    def stop(self) -> None: ...
 
 
 class Scheduler:

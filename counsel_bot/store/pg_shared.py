@@ -39,7 +39,7 @@ from typing import Any
 
 import psycopg
 
-from .crypto import ShardCipher
+from .crypto import DecryptionFailed, ShardCipher
 from .postgres import PostgresStore
 
 KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
@@ -284,6 +284,24 @@ class PgQueue:
         with self._pool.connection() as conn:
             return conn.execute("DELETE FROM counsel_queue WHERE queue = %s AND done_at < %s",
                                 (self.name, done_before)).rowcount
+
+    def unreadable(self, *, finish: bool = False) -> list[int]:
+        """The ids of undone rows whose payload does not open (damaged in the database), by
+        id; with ``finish`` they are marked done, so that nobody claims them again (a claim
+        that meets one raises ``DecryptionFailed`` and hands out nothing)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute("SELECT id, uid, payload FROM counsel_queue WHERE queue = %s "
+                                "AND done_at IS NULL ORDER BY id", (self.name,)).fetchall()
+            damaged = []
+            for rid, uid, blob in rows:
+                try:
+                    json.loads(self._cipher.decrypt(bytes(blob), self._aad(uid)))
+                except (DecryptionFailed, ValueError):
+                    damaged.append(int(rid))
+            if finish and damaged:
+                conn.execute("UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
+                             "WHERE id = ANY(%s) AND done_at IS NULL", (damaged,))
+        return damaged
 
 
 def lock_key(name: str) -> int:

@@ -18,7 +18,7 @@ from counsel_bot.runtime.journal import Journal
 from counsel_bot.runtime.notes import NoteReader
 from counsel_bot.runtime.outbox import Outbox
 from counsel_bot.runtime.ratelimit import Limits
-from counsel_bot.runtime.scheduler import Scheduler
+from counsel_bot.runtime.scheduler import Schedule
 from counsel_bot.runtime.transport import RetryLater, SendError
 from counsel_bot.telegram.door import TelegramDoor
 from counsel_bot.telegram.intake import Intake, Poller
@@ -29,7 +29,6 @@ from counsel_bot.telegram.webhook import WebhookServer, new_secret_token
 
 if TYPE_CHECKING:  # the PostgreSQL parts, for several instances on one database
     from counsel_bot.runtime.pg_outbox import SharedOutbox
-    from counsel_bot.runtime.pg_scheduler import PgScheduler
     from counsel_bot.store.pg_shared import LeaderLock
     from counsel_bot.telegram.pg_intake import SharedIntake
 
@@ -64,7 +63,7 @@ class TelegramParts:
     router: UpdateRouter
     intake: Intake | SharedIntake
     outbox: Outbox | SharedOutbox
-    scheduler: Scheduler | PgScheduler
+    scheduler: Schedule
     notes: NoteReader
     journals: list[Journal]
     data_dir: Path

@@ -39,7 +39,7 @@ from counsel_bot.cases.registry import CaseError
 from counsel_bot.cases.signin import SignInLinks
 from counsel_bot.i18n.catalogs import Translator, language_name
 from counsel_bot.runtime.conversations import ConversationService
-from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.inbox import NoteBox
 from counsel_bot.web import charts
 from counsel_bot.web.auth import (
     MAX_SECOND_FACTOR_TRIES,
@@ -151,7 +151,7 @@ Handler = Callable[[Page], Response]
 
 
 class WebDesk:
-    def __init__(self, conversations: ConversationService, audit: AuditLog, inbox: Inbox,
+    def __init__(self, conversations: ConversationService, audit: AuditLog, inbox: NoteBox,
                  limiter: AttemptLimiter | None = None, locales_dir: Path | None = None) -> None:
         """The desk reads the time from the conversations' clock, like the case classes;
         its texts from `locales_dir` (COUNSEL_BOT_LOCALES_DIR), else the packaged ones."""

@@ -21,7 +21,7 @@ from counsel_bot.cases.model import CLOSE_REASONS, Case, CaseWorker
 from counsel_bot.cases.registry import CaseError, Registry
 from counsel_bot.config.deployment import Deployment
 from counsel_bot.runtime.conversations import ConversationService
-from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.inbox import NoteBox
 from counsel_bot.screening.examples import LabelledExamples
 
 SUPERVISING = ("supervisor", "admin")
@@ -68,7 +68,7 @@ class AckWeek:
 
 
 class DeskService:
-    def __init__(self, conversations: ConversationService, audit: AuditLog, inbox: Inbox,
+    def __init__(self, conversations: ConversationService, audit: AuditLog, inbox: NoteBox,
                  clock: Callable[[], datetime]) -> None:
         self.conversations = conversations
         self.registry: Registry = conversations.registry

@@ -18,8 +18,10 @@ from counsel_bot.runtime.care import Care
 from counsel_bot.runtime.casework import Casework
 from counsel_bot.runtime.conversations import ConversationService
 from counsel_bot.runtime.journal import Journal
-from counsel_bot.runtime.scheduler import Scheduler
+from counsel_bot.runtime.pg_scheduler import PgScheduler
+from counsel_bot.runtime.scheduler import Schedule, Scheduler
 from counsel_bot.store.crypto import ShardCipher
+from counsel_bot.store.postgres import PostgresStore
 from tests.conftest import open_test_store, shipped_context
 
 WORKER = 100
@@ -67,7 +69,7 @@ class World:
     store_at: str  # a data folder or a database URL
     clock: Clock
     conversations: ConversationService
-    scheduler: Scheduler
+    scheduler: Schedule
     chats: SteppingChats
     casework: Casework
     care: Care
@@ -107,7 +109,8 @@ class World:
 def build_world(tmp_path: Path, now: datetime, store_at: str | None = None,
                 **deployment: Any) -> World:
     """The runtime's parts as bootstrap wires them, minus the Telegram door; the store at
-    `store_at` (a folder or a PostgreSQL URL, see the `store_target` fixture)."""
+    `store_at` (a folder or a PostgreSQL URL, see the `store_target` fixture); on PostgreSQL
+    the scheduler is PgScheduler, its rows in the same database."""
     context = shipped_context()
     if deployment:
         context = replace(context, deployment=replace(context.deployment, **deployment))
@@ -115,7 +118,12 @@ def build_world(tmp_path: Path, now: datetime, store_at: str | None = None,
     clock = Clock(now)
     store = open_test_store(store_at or str(tmp_path / "data"), key)
     conversations = ConversationService(store, context, clock=clock)
-    scheduler = Scheduler(Journal(tmp_path / "schedule.journal", ShardCipher(key)), clock=clock)
+    scheduler: Schedule
+    if isinstance(store, PostgresStore):
+        scheduler = PgScheduler(store, clock)
+    else:
+        scheduler = Scheduler(Journal(tmp_path / "schedule.journal", ShardCipher(key)),
+                              clock=clock)
     scheduler.load()
     chats = SteppingChats(conversations)
     casework = Casework(conversations, scheduler, chats)

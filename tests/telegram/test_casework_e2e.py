@@ -23,9 +23,14 @@ START = at(11, 23, 9)
 SUMMER_MONDAY = last_sunday(YEAR + 1, 3) + timedelta(days=1)
 
 
-async def cli(tmp_path: Path, *args: str) -> dict:
+async def admin(tmp_path: Path, *args: str, database_url: str | None = None) -> dict:
+    """The admin command line; with `database_url`, against the database from a folder of
+    its own (as from another machine): its notes reach the bot through the database."""
     env = {**os.environ, "COUNSEL_BOT_DATA_DIR": str(tmp_path / "data"),
            "COUNSEL_BOT_KEY_FILE": str(tmp_path / "keys" / "key")}
+    if database_url:
+        env["COUNSEL_BOT_DATABASE_URL"] = database_url
+        env["COUNSEL_BOT_DATA_DIR"] = str(tmp_path / "admin-machine")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "counsel_bot.cli", *args, "--json", env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -34,10 +39,19 @@ async def cli(tmp_path: Path, *args: str) -> dict:
     return json.loads(out.decode().strip().splitlines()[-1])
 
 
-async def test_from_the_command_line(fake_bot_api, tmp_path, framework):
+async def test_from_the_command_line(fake_bot_api, tmp_path, framework, store_backend,
+                                     request):
+    """On both stores: on PostgreSQL the notes go through the database's inbox and the
+    reminders are rows of its schedule."""
+    url = request.getfixturevalue("pg_url") if store_backend == "postgresql" else None
     clock = SimClock(datetime.now(UTC))  # as the command line's: its invitation is fresh
-    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", clock=clock)
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", clock=clock,
+                          database_url=url)
     api = fake_bot_api
+
+    async def cli(tmp_path: Path, *args: str) -> dict:
+        return await admin(tmp_path, *args, database_url=url)
+
     try:
         await cli(tmp_path, "caseworker", "add", "--name", "Nadia", "--telegram-id",
                   str(WORKER), "--language", "fr")
@@ -99,17 +113,17 @@ async def test_moves_and_cancellations_reach_the_returnee_and_replan(fake_bot_ap
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", clock=clock)
     api = fake_bot_api
     try:
-        await cli(tmp_path, "caseworker", "add", "--name", "Karim", "--telegram-id",
+        await admin(tmp_path, "caseworker", "add", "--name", "Karim", "--telegram-id",
                   str(WORKER), "--language", "ar")
-        opened = await cli(tmp_path, "case", "new", "--caseworker", str(WORKER), "--country",
+        opened = await admin(tmp_path, "case", "new", "--caseworker", str(WORKER), "--country",
                            "XS", "--language", "ar", "--timezone", "Europe/Paris")
         await join(bot, RETURNEE, opened["invite_code"], "ar")
-        booked = await cli(tmp_path, "session", "schedule", opened["case_id"], "--at",
+        booked = await admin(tmp_path, "session", "schedule", opened["case_id"], "--at",
                            f"{SUMMER_MONDAY} 10:00", "--online", "https://meet.example.org/abc")
         await api.wait_for_sent(lambda r: "meet.example.org" in r["text"], chat_id=RETURNEE)
         session = booked["session_id"]
         mark = api.mark()
-        await cli(tmp_path, "session", "move", session, "--at", f"{SUMMER_MONDAY} 16:00")
+        await admin(tmp_path, "session", "move", session, "--at", f"{SUMMER_MONDAY} 16:00")
         (moved,) = await api.wait_for_sent(chat_id=RETURNEE, since=mark)
         assert "4:00 م" in moved["text"] and "الصيفي" in moved["text"]  # summer time
         # After the clocks go forward (the Sunday before), 16:00 in Paris is 14:00 UTC.
@@ -117,7 +131,7 @@ async def test_moves_and_cancellations_reach_the_returnee_and_replan(fake_bot_ap
         monday = datetime.combine(SUMMER_MONDAY, datetime.min.time(), tzinfo=UTC)
         assert due == [monday - timedelta(hours=10), monday + timedelta(hours=13)]
         mark = api.mark()
-        await cli(tmp_path, "session", "cancel", session)
+        await admin(tmp_path, "session", "cancel", session)
         (cancelled,) = await api.wait_for_sent(chat_id=RETURNEE, since=mark)
         assert "4:00 م" in cancelled["text"]
         assert bot.runner.scheduler.tagged(f"session:{session}") == []
