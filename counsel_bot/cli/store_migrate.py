@@ -14,8 +14,10 @@ Into PostgreSQL the copy is one transaction: it commits whole or not at all. Int
 each file is written atomically; a copy that fails half-way leaves a partial folder, which the
 next attempt refuses as non-empty: remove it and run again.
 
-Stop the bot first: shards changed during the copy may be copied in an old version. The
-journals (outbox, schedule, updates), the inbox and the quarantine stay in the data folder.
+The work still to come moves too (queue_migrate.py): scheduled items, messages not yet
+sent, updates not yet stepped, notes not yet read; its counts are checked on both sides.
+Stop the bot first (a running bot's journals are locked, and the copy is refused): shards
+changed during the copy may be copied in an old version. The quarantine stays where it is.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TextIO
 
 from counsel_bot.audit.log import AuditLog
 from counsel_bot.audit.pg import PgAuditLog
+from counsel_bot.cli import queue_migrate
 from counsel_bot.store import TinyDBStore, load_or_create_key
 from counsel_bot.store.errors import CorruptShardError
 from counsel_bot.store.keys import describe_key_lookup
@@ -55,7 +58,11 @@ def to_database(data_dir: Path, url: str, out: TextIO) -> int:
         if pg.count() or audit_dst.count():
             raise MigrateError(f"the database {pg.where} is not empty ({pg.count()} shards, "
                                f"{audit_dst.count()} audit entries); nothing was copied")
+        if any(queue_migrate.database_counts(pg).values()):
+            raise MigrateError(f"the database {pg.where} already holds queued work; nothing "
+                               "was copied")
         entries, anchor = _verified_audit(audit_src, str(data_dir))
+        work = queue_migrate.folder_work(data_dir, folder.cipher)
         shards = 0
         with pg.pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
             for path in folder.shard_files():
@@ -66,7 +73,10 @@ def to_database(data_dir: Path, url: str, out: TextIO) -> int:
                 cur.execute("INSERT INTO counsel_shards (id, blob) VALUES (%s, %s)", (fid, blob))
                 shards += 1
             audit_dst.import_sealed(audit_src.sealed(), conn)
+            queue_migrate.put_into_database(pg, work, conn)
         _check(shards, pg.count(), entries, anchor, audit_dst, pg.where)
+        moved = _check_work({k: len(v) for k, v in work.items()},
+                            queue_migrate.database_counts(pg), pg.where)
         for fid, blob in pg.rows():
             if not pg.blob_opens(fid, blob):
                 raise MigrateError(f"shard {fid[:12]} does not open in {pg.where}")
@@ -76,6 +86,7 @@ def to_database(data_dir: Path, url: str, out: TextIO) -> int:
         folder.close()
     print(f"copied {shards:,} shards and {entries:,} audit entries from {data_dir} to "
           f"{redact(url)}; counts and the audit chain verified (anchor {anchor})", file=out)
+    print(f"moved the work still to come: {moved}", file=out)
     return shards
 
 
@@ -91,7 +102,8 @@ def from_database(url: str, data_dir: Path, out: TextIO) -> int:
         raise
     existing = sum(1 for _ in folder.shard_files())
     log_file = data_dir / "audit" / "audit.log"
-    if existing or (log_file.exists() and log_file.stat().st_size):
+    if (existing or (log_file.exists() and log_file.stat().st_size)
+            or queue_migrate.folder_has_work(data_dir)):
         folder.close()
         pg.close()
         raise MigrateError(f"the data folder {data_dir} is not empty ({existing} shards"
@@ -111,8 +123,11 @@ def from_database(url: str, data_dir: Path, out: TextIO) -> int:
                                    ) from None
             shards += 1
         audit_dst.import_sealed(audit_src.sealed())
+        queue_migrate.database_to_folder(pg, data_dir, folder.cipher)
         copied = sum(1 for _ in folder.shard_files())
         _check(shards, copied, entries, anchor, audit_dst, str(data_dir))
+        moved = _check_work(queue_migrate.database_counts(pg),
+                            queue_migrate.folder_counts(data_dir, folder.cipher), str(data_dir))
         for path in folder.shard_files():
             if folder.shard_is_damaged(path):
                 raise MigrateError(f"a copied shard does not open in {data_dir}")
@@ -122,6 +137,7 @@ def from_database(url: str, data_dir: Path, out: TextIO) -> int:
         pg.close()
     print(f"copied {shards:,} shards and {entries:,} audit entries from {redact(url)} to "
           f"{data_dir}; counts and the audit chain verified (anchor {anchor})", file=out)
+    print(f"moved the work still to come: {moved}", file=out)
     return shards
 
 
@@ -133,3 +149,10 @@ def _check(expected: int, found: int, entries: int, anchor: str | None,
     if got != entries or got_anchor != anchor:
         raise MigrateError(f"the audit chain in {where} ({got} entries, anchor {got_anchor}) "
                            f"is not the one copied ({entries}, {anchor})")
+
+
+def _check_work(expected: dict[str, int], found: dict[str, int], where: str) -> str:
+    """The queues' counts on both sides; returns them as words for the summary."""
+    if found != expected:
+        raise MigrateError(f"{where} holds {found} queued items after copying {expected}")
+    return ", ".join(f"{n:,} {name}" for name, n in expected.items())

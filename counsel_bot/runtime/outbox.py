@@ -71,6 +71,42 @@ class Queued:
         return cls(record["priority"], record["id"], record["chat"], OutMessage(**raw))
 
 
+@dataclass
+class OutboxReplay:
+    """What an outbox journal holds: the messages still to send (their `enq` records, in
+    order), those tried without an outcome, the dedupe keys, the highest id."""
+
+    pending: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tried: set[int] = field(default_factory=set)
+    keys: dict[str, float] = field(default_factory=dict)
+    last_id: int = 0
+
+
+def replay_outbox(journal: Journal | NoJournal) -> OutboxReplay:
+    """Read an outbox journal (`Outbox.load`, and `store migrate`, which moves the messages
+    still to send)."""
+    out = OutboxReplay()
+    for record in journal.replay():
+        if record["op"] == "try":
+            out.tried.add(record["id"])
+            continue
+        if record["op"] == "key":
+            out.keys[record["key"]] = record["at"]
+            continue
+        if record["op"] == "done":  # outcomes of several messages, written together
+            for done_id, _outcome in record["ids"]:
+                out.pending.pop(done_id, None)
+            continue
+        out.last_id = max(out.last_id, record["id"])
+        if record.get("key"):
+            out.keys[record["key"]] = record.get("at", time.time())
+        if record["op"] == "enq":
+            out.pending[record["id"]] = record
+        else:
+            out.pending.pop(record["id"], None)
+    return out
+
+
 BlockedHook = Callable[[str], Awaitable[None]]
 FinishedHook = Callable[[Queued, str], None]
 BeforeSendHook = Callable[[Queued], Awaitable[None]]
@@ -126,36 +162,17 @@ class Outbox:
     # -- persistence ---------------------------------------------------------------------
     def load(self) -> int:
         """Rebuild the queue from the journal; returns how many messages are still to send."""
-        pending: dict[int, dict[str, Any]] = {}
-        tried: set[int] = set()
-        last_id = 0
-        for record in self.journal.replay():
-            if record["op"] == "try":
-                tried.add(record["id"])
-                continue
-            if record["op"] == "key":
-                self._keys[record["key"]] = record["at"]
-                continue
-            if record["op"] == "done":  # outcomes of several messages, written together
-                for done_id, _outcome in record["ids"]:
-                    pending.pop(done_id, None)
-                continue
-            last_id = max(last_id, record["id"])
-            if record.get("key"):
-                self._keys[record["key"]] = record.get("at", time.time())
-            if record["op"] == "enq":
-                pending[record["id"]] = record
-            else:
-                pending.pop(record["id"], None)
-        self._ids = itertools.count(last_id + 1)
-        self.uncertain = len(tried & pending.keys())
+        replay = replay_outbox(self.journal)
+        self._keys.update(replay.keys)
+        self._ids = itertools.count(replay.last_id + 1)
+        self.uncertain = len(replay.tried & replay.pending.keys())
         if self.uncertain:
             log.warning("outbox: %d message(s) were on their way when the bot stopped; they go "
                         "again (Telegram may already have shown them)", self.uncertain)
-        self.journal.rewrite([*self._key_records(), *pending.values()])
-        for record in pending.values():
+        self.journal.rewrite([*self._key_records(), *replay.pending.values()])
+        for record in replay.pending.values():
             self._admit(Queued.from_record(record))
-        return len(pending)
+        return len(replay.pending)
 
     def enqueue(self, chat: str, messages: Iterable[OutMessage],
                 priority: Priority = Priority.REPLY, key: str | None = None) -> list[int]:

@@ -193,6 +193,11 @@ class Scheduler:
                 self._rewrite()
                 self._finished_since_compaction = 0
 
+    def items(self) -> list[Item]:
+        """Every item still to come, by due time."""
+        with self._lock:
+            return sorted(self._items.values())
+
     def tagged(self, tag: str) -> list[Item]:
         with self._lock:
             return sorted(self._items[i] for i in self._by_tag.get(tag, ()) if i in self._items)

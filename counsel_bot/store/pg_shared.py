@@ -255,14 +255,22 @@ class PgQueue:
     def tagged(self, tag: str) -> list[Claim]:
         """The undone rows carrying ``tag``, by due time (read only: nothing is leased; the
         returned tokens are not claims)."""
+        return self._undone("AND tags @> ARRAY[%s]::text[] ORDER BY due, id",
+                            (self._hide(tag),))
+
+    def waiting(self) -> list[Claim]:
+        """Every undone row, oldest first (read only, as `tagged`): for `store migrate`."""
+        return self._undone("ORDER BY id", ())
+
+    def _undone(self, where: str, params: tuple[Any, ...]) -> list[Claim]:
         with self._pool.connection() as conn:
             rows = conn.execute(
-                "SELECT id, uid, payload, attempts, token, priority, due FROM counsel_queue "
-                "WHERE queue = %s AND tags @> ARRAY[%s]::text[] AND done_at IS NULL "
-                "ORDER BY due, id", (self.name, self._hide(tag))).fetchall()
+                "SELECT id, uid, payload, attempts, token, priority, due, tried "
+                "FROM counsel_queue WHERE queue = %s AND done_at IS NULL " + where,
+                (self.name, *params)).fetchall()
         return [Claim(int(rid), json.loads(self._cipher.decrypt(bytes(blob), self._aad(uid))),
-                      int(attempts), int(token), int(priority), due, uid)
-                for rid, uid, blob, attempts, token, priority, due in rows]
+                      int(attempts), int(token), int(priority), due, uid, bool(tried))
+                for rid, uid, blob, attempts, token, priority, due, tried in rows]
 
     def next_due(self) -> datetime | None:
         """When the earliest undone row falls due (claimed or not)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import contextlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -12,9 +13,18 @@ from store_helpers import all_files
 from counsel_bot.audit import AuditLog
 from counsel_bot.audit.pg import PgAuditLog
 from counsel_bot.cli.main import main
+from counsel_bot.cli.queue_migrate import folder_work
+from counsel_bot.runtime.inbox import Inbox
+from counsel_bot.runtime.journal import data_journal
+from counsel_bot.runtime.outbox import Outbox
+from counsel_bot.runtime.pg_scheduler import PgScheduler
+from counsel_bot.runtime.scheduler import Scheduler
+from counsel_bot.runtime.transport import OutMessage
 from counsel_bot.store import TinyDBStore
+from counsel_bot.store.crypto import ShardCipher
 from counsel_bot.store.keys import encode_key
 from counsel_bot.store.postgres import PostgresStore
+from counsel_bot.telegram.update_journal import UpdateJournal
 from tests.damage import damage_shard
 
 AT = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -43,6 +53,31 @@ def _fill(data: Path, key: bytes) -> None:
     store.close()
 
 
+def _queue_work(data: Path, key: bytes) -> None:
+    """Work still to come: two reminders, a message not yet sent, an update not yet stepped,
+    a note from the command line not yet read."""
+    cipher = ShardCipher(key)
+    with contextlib.closing(data_journal(data, "schedule", cipher)) as journal:
+        schedule = Scheduler(journal)
+        schedule.add("session_reminder", AT + timedelta(days=400), {"session": "S1"},
+                     tags=("session:S1",))
+        schedule.add("checkin", AT + timedelta(days=500), {"case_id": "K7F3"},
+                     tags=("case:K7F3",), expires=AT + timedelta(days=501))
+    with contextlib.closing(data_journal(data, "outbox", cipher)) as journal:
+        Outbox(journal, None).enqueue("telegram:5", [OutMessage(5, "Bonjour ✓")])  # type: ignore[arg-type]
+    with contextlib.closing(data_journal(data, "updates", cipher)) as journal:
+        UpdateJournal(journal).accept({"update_id": 77, "message": {
+            "message_id": 1, "date": 0, "chat": {"id": 6, "type": "private"}, "text": "salam"}})
+        journal.sync()
+    Inbox(data, cipher).post({"type": "checkins", "case_id": "K7F3"})
+
+
+def _work(data: Path, key: bytes) -> dict[str, list]:
+    work = folder_work(data, ShardCipher(key))
+    return {name: [(e.payload, e.chat, e.due, e.tags) for e in rows]
+            for name, rows in work.items()}
+
+
 def _contents(store) -> dict[str, dict]:
     out = {}
     for shard in SHARDS:
@@ -55,13 +90,22 @@ def test_a_data_folder_round_trips_through_postgresql(env: Path, key: bytes, pg_
                                                       tmp_path: Path, monkeypatch, capsys
                                                       ) -> None:
     _fill(env, key)
+    _queue_work(env, key)
+    work = _work(env, key)
+    assert {name: len(rows) for name, rows in work.items()} == {
+        "schedule": 2, "outbox": 1, "updates": 1, "inbox": 1}
     before = _contents(TinyDBStore(env, key))
     source_anchor = AuditLog(env, TinyDBStore(env, key).cipher).verify().anchor
 
     assert main(["store", "migrate", "--to", pg_url]) == 0
-    assert f"copied {len(SHARDS)} shards and 12 audit entries" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"copied {len(SHARDS)} shards and 12 audit entries" in said
+    assert "1 outbox" in said and "2 schedule" in said
     pg = PostgresStore(pg_url, key)
     assert _contents(pg) == before
+    reminders = PgScheduler(pg).tagged("session:S1")
+    assert [(i.kind, i.due, i.data) for i in reminders] == [
+        ("session_reminder", AT + timedelta(days=400), {"session": "S1"})]
     assert PgAuditLog(pg.pool, pg.cipher).verify().anchor == source_anchor
     pg.close()
 
@@ -71,6 +115,7 @@ def test_a_data_folder_round_trips_through_postgresql(env: Path, key: bytes, pg_
     assert f"copied {len(SHARDS)} shards and 12 audit entries" in capsys.readouterr().out
     again = TinyDBStore(back, key)
     assert _contents(again) == before
+    assert _work(back, key) == work  # the work still to come came back, the same
     audit = AuditLog(back, again.cipher)
     assert audit.verify().anchor == source_anchor
     assert [e.details for e in audit.entries()] == [{"case_id": f"K{i}"} for i in range(12)]
