@@ -56,6 +56,7 @@ class Instances:
         self.procs: list[Any] = []
 
     async def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
         for i, log_path in enumerate(self.logs):
             env = {**self.env, "COUNSEL_BOT_DATA_DIR": str(self.folder / f"data-{i}")}
             with open(log_path, "wb") as log:

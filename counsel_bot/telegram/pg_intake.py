@@ -43,6 +43,7 @@ class SharedIntake:
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taking = True
+        self._handled: list[Claim] = []  # done, to mark so in the next write
         self.stats = {"accepted": 0, "duplicate": 0, "unreadable": 0, "replayed": 0}
 
     async def accept(self, updates: Iterable[Any]) -> None:
@@ -80,8 +81,10 @@ class SharedIntake:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         while self._taking:
+            await asyncio.sleep(0)  # let the updates finishing together be marked together
             room = self.concurrency - len(self._tasks)
             try:
+                await self._mark_done()
                 claims = await asyncio.to_thread(self.queue.claim, room) if room > 0 else []
             except psycopg.Error as exc:
                 log.warning("intake: the database cannot be read (%s); trying again",
@@ -101,21 +104,33 @@ class SharedIntake:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll)
+        await self._mark_done()
 
     async def _handle(self, claim: Claim) -> None:
         try:
             await read_update(claim.payload["u"], self._feed, self._fallback, self.framework,
                               self.stats)
         finally:
-            try:
-                if not await asyncio.to_thread(self.queue.complete, claim):
-                    log.warning("intake: an update was handled after its lease ran out; "
-                                "another instance may handle it again (its step replays)")
-            except psycopg.Error:
-                log.exception("intake: marking an update done failed; it is handled again "
-                              "after its lease (its step replays)")
+            self._handled.append(claim)
             if self._wake is not None:
                 self._wake.set()
+
+    async def _mark_done(self) -> None:
+        """Mark handled updates done, in one write (a chat's next update becomes claimable
+        once its earlier one is marked)."""
+        handled, self._handled = self._handled, []
+        if not handled:
+            return
+        try:
+            completed = await asyncio.to_thread(self.queue.complete_many, handled)
+        except psycopg.Error:
+            log.exception("intake: marking %d update(s) done failed; they are handled again "
+                          "after their lease (their steps replay)", len(handled))
+            return
+        if completed < len(handled):
+            log.warning("intake: %d update(s) were handled after their lease ran out; another "
+                        "instance may handle them again (their steps replay)",
+                        len(handled) - completed)
 
     def stop_taking(self) -> None:
         self._taking = False
@@ -125,7 +140,8 @@ class SharedIntake:
     async def wait_idle(self, timeout: float | None = None) -> None:
         """Until this instance holds nothing and no instance has anything left to handle."""
         async def idle() -> None:
-            while self._tasks or await asyncio.to_thread(self.queue.pending):
+            while (self._tasks or self._handled
+                   or await asyncio.to_thread(self.queue.pending)):
                 await asyncio.sleep(self.poll)
         await asyncio.wait_for(idle(), timeout)
 
@@ -133,6 +149,7 @@ class SharedIntake:
         """Until the updates this instance holds are handled (a stop)."""
         if self._tasks:
             await asyncio.wait(set(self._tasks), timeout=timeout)
+        await self._mark_done()
 
     def close(self) -> None:
         return None
