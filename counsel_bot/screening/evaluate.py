@@ -2,9 +2,9 @@
 
 Each line is ``{"lang": "fr", "text": "...", "expected": "urgent"|"high"|"none"}``, with
 optional ``style`` (plain | phone), ``category`` and ``batch`` (which round of writing
-the line came from; lines without one count as batch "original"); a line without ``text`` (a header such
-as ``{"_meta": "..."}``) is skipped. "Signal" is any severity but ``none``; a false alarm
-is any severity but ``none`` on a message that needs none.
+the line came from; lines without one count as batch "original"); a line without
+``text`` (a header such as ``{"_meta": "..."}``) is skipped. "Signal" is any severity
+but ``none``; a false alarm is any severity but ``none`` on a message that needs none.
 """
 
 from __future__ import annotations
