@@ -523,7 +523,12 @@ class ConceptMatcher:
                 # a loanword ("passport") is listed by many languages: keep those the
                 # message is plausibly in, when there are any
                 match_langs = (match_langs & plausible) or match_langs
-                negated = rule.negatable and self._negated(at, langs, lo, hi, set(chosen),
+                # words carrying one of the rule's own concepts are part of the match
+                # ("koi umeed nahi" is one hopeless phrase): their negation is its own
+                reach = range(max(0, lo - self.rules.window),
+                              min(len(at), hi + 1 + self.rules.window_after))
+                mine = set(chosen) | {i for i in reach if at[i] & own - {"neg", "neg_after"}}
+                negated = rule.negatable and self._negated(at, langs, lo, hi, mine,
                                                            match_langs)
                 near = any(lo - DAMP_WINDOW <= i <= hi + DAMP_WINDOW and ls & match_langs
                            for i, ls in damping)
@@ -565,7 +570,7 @@ class ConceptMatcher:
         for i in range(max(0, lo - window), hi + 1):
             if i not in own and "neg" in at[i] and langs[i]["neg"] & match_langs:
                 return True
-        return any("neg_after" in at[i] and langs[i]["neg_after"] & match_langs
+        return any(i not in own and "neg_after" in at[i] and langs[i]["neg_after"] & match_langs
                    for i in range(hi + 1, min(len(at), hi + 1 + after)))
 
 
