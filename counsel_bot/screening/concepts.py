@@ -22,6 +22,18 @@ just after it), lowers the signal one level for review, unless the entry is nega
 itself (one of its concepts is listed in ``negative_concepts``: "nous n'avons plus rien à
 manger", "can't breathe"). Laughter markers anywhere in the message and trivial causes in
 the clause ("this homework makes me want to die lol") set a signal aside for review.
+
+Modifier words are scoped to a language (issue 11, round 2). Every word found keeps the
+language(s) whose file listed it, and a match's languages are those of the words that met
+its concepts. A negation, ``neg_after``, trivial-cause or laughter word then applies only
+when one of its languages is one of the match's: Arabic "ما" (not) no longer lowers a
+Pashto match ("ما" is "me" there), nor Russian/Ukrainian "ne" a Roman Urdu one ("seth ne
+passport rakh liya", the ergative marker). Laughter written in Latin letters ("lol",
+"haha") and laughter emoji count for every language. A mixed-language clause still works:
+"I don't want to morir" has an English match word, so English "don't" applies. When the
+match words are listed by several languages (a loanword such as "passport"), only those
+the message is plausibly written in count: the languages with at least half the top
+language's share of the message's concept words (modifier words left out).
 Combinations raise: ``escalate`` turns a high signal urgent when a clause also holds, say,
 ``now`` or ``blood``.
 """
@@ -132,6 +144,17 @@ class Findings:
     concepts: frozenset[str]  # every concept found, matched or not
     trivial: tuple[tuple[int, int], ...] = ()  # words naming a trivial cause (offsets)
     cue_at: int | None = None  # offset of the first semantic cue in the normalized text
+    # scoping for the phrase layer: the languages of each trivial span, of the laughter
+    # (None: Latin-letter laughter or an emoji, for every language) and the languages the
+    # message is most plausibly written in (by its concept words, modifiers left out)
+    trivial_languages: tuple[frozenset[str], ...] = ()
+    laughter_languages: frozenset[str] | None = None
+    languages: frozenset[str] = frozenset()
+
+    def laughs_in(self, language: str) -> bool:
+        """Whether the message's laughter applies to a match in ``language``."""
+        return self.laughing and (self.laughter_languages is None
+                                  or language in self.laughter_languages)
 
 
 @dataclass(frozen=True)
@@ -257,16 +280,19 @@ def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
                                                                   where))))
 
 
+Tagged = tuple[str, str]  # (concept, language whose file lists the word)
+
+
 @dataclass
 class _Index:
-    exact: dict[str, set[str]] = field(default_factory=dict)
-    prefixes: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # by 2 letters
-    suffixes: list[tuple[str, str]] = field(default_factory=list)
-    phrases: dict[str, list[tuple[tuple[str, ...], str]]] = field(default_factory=dict)
+    exact: dict[str, set[Tagged]] = field(default_factory=dict)
+    prefixes: dict[str, list[tuple[str, Tagged]]] = field(default_factory=dict)  # 2 letters
+    suffixes: list[tuple[str, Tagged]] = field(default_factory=list)
+    phrases: dict[str, list[tuple[tuple[str, ...], Tagged]]] = field(default_factory=dict)
     stems: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> stem
     skeletons: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> skel
     fuzzy: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # script -> len
-    fuzzy_concepts: dict[str, set[str]] = field(default_factory=dict)
+    fuzzy_concepts: dict[str, set[Tagged]] = field(default_factory=dict)
     romanized: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> word
 
 
@@ -303,7 +329,7 @@ class ConceptMatcher:
         if not tokens:
             return
         if len(tokens) > 1:
-            ix.phrases.setdefault(tokens[0], []).append((tuple(tokens[1:]), concept))
+            ix.phrases.setdefault(tokens[0], []).append((tuple(tokens[1:]), (concept, lang)))
             return
         token = tokens[0]
         if SCRIPTS.get(lang, "latin") != "latin" and token.isascii():
@@ -312,12 +338,12 @@ class ConceptMatcher:
                 ix.romanized.setdefault(lang, {}).setdefault(token, set()).add(concept)
             return
         if prefix:
-            ix.prefixes.setdefault(token[:2], []).append((token, concept))
+            ix.prefixes.setdefault(token[:2], []).append((token, (concept, lang)))
             return
         if suffix:
-            ix.suffixes.append((token, concept))
+            ix.suffixes.append((token, (concept, lang)))
             return
-        ix.exact.setdefault(token, set()).add(concept)
+        ix.exact.setdefault(token, set()).add((concept, lang))
         if as_written:
             return
         stemmer = self._stemmers.get(lang)
@@ -334,7 +360,7 @@ class ConceptMatcher:
             ix.fuzzy_concepts.setdefault(token, set()).update(ix.exact[token])
 
     # -- looking words up ----------------------------------------------------------------
-    def _lookup_uncached(self, token: str) -> frozenset[str]:
+    def _lookup_uncached(self, token: str) -> frozenset[Tagged]:
         ix = self._index
         found = set(ix.exact.get(token, ()))
         for prefix, concept in ix.prefixes.get(token[:2], ()):
@@ -349,12 +375,12 @@ class ConceptMatcher:
                 continue
             stem = stemmer.stemWord(token)
             if len(stem) >= MIN_STEM.get(STEMMERS[lang], DEFAULT_MIN_STEM):
-                found.update(ix.stems[lang].get(stem, ()))
+                found.update((c, lang) for c in ix.stems[lang].get(stem, ()))
         if not found and len(token) >= FUZZY_MIN and not token.isdigit():
             found.update(self._fuzzy(token, script))
         return frozenset(found)
 
-    def _fuzzy(self, token: str, script: str) -> set[str]:
+    def _fuzzy(self, token: str, script: str) -> set[Tagged]:
         by_len = self._index.fuzzy.get(script)
         if not by_len:
             return set()
@@ -367,11 +393,11 @@ class ConceptMatcher:
                                   score_cutoff=limit)
         return set(self._index.fuzzy_concepts[best[0]]) if best else set()
 
-    def _translit_uncached(self, token: str, lang: str) -> tuple[str, frozenset[str]]:
+    def _translit_uncached(self, token: str, lang: str) -> tuple[str, frozenset[Tagged]]:
         lc = self.languages[lang]
         assert lc.translit is not None
         native = lc.translit.word(token)
-        found = set(self._index.romanized.get(lang, {}).get(token, ()))
+        found = {(c, lang) for c in self._index.romanized.get(lang, {}).get(token, ())}
         if not native:
             return "", frozenset(found)
         found |= self._lookup(native)
@@ -379,15 +405,19 @@ class ConceptMatcher:
             skel = skeleton(native)
             table = self._index.skeletons.get(lang, {})
             if len(skel) >= 3:
-                found.update(table.get(skel, ()))
+                found.update((c, lang) for c in table.get(skel, ()))
         return native, frozenset(found)
 
     # -- matching ------------------------------------------------------------------------
     def clause_concepts(self, tokens: Sequence[str], translit: Sequence[str]
                         ) -> list[set[str]]:
         """The concepts found at each token of one clause."""
+        return [{c for c, _ in tagged} for tagged in self._clause(tokens, translit)]
+
+    def _clause(self, tokens: Sequence[str], translit: Sequence[str]) -> list[set[Tagged]]:
+        """The (concept, language) pairs found at each token of one clause."""
         ix = self._index
-        at: list[set[str]] = [set(self._lookup(t)) for t in tokens]
+        at: list[set[Tagged]] = [set(self._lookup(t)) for t in tokens]
         sequences = [list(tokens)]
         for lang in translit:
             native = list(tokens)
@@ -399,11 +429,15 @@ class ConceptMatcher:
             sequences.append(native)
         for seq in sequences:
             for i, t in enumerate(seq):
-                for rest, concept in ix.phrases.get(t, ()):
+                for rest, tagged in ix.phrases.get(t, ()):
                     if tuple(seq[i + 1:i + 1 + len(rest)]) == rest:
                         for j in range(i, min(len(seq), i + 1 + len(rest))):
-                            at[j].add(concept)
+                            at[j].add(tagged)
         return at
+
+    def _modifiers(self) -> frozenset[str]:
+        return (frozenset({"neg", "neg_after"}) | self.rules.dampen_message
+                | self.rules.dampen_clause)
 
     def find(self, norm: str, raw: str = "") -> Findings:
         """Every entry met in the normalized text, and whether the message laughs
@@ -425,27 +459,53 @@ class ConceptMatcher:
         latin = [t for _, tokens, _ in clauses for t in tokens
                  if (t.isascii() and t.isalpha()) or (t.isalnum() and not t.isdigit())]
         translit = [tr.language for tr in self._translit if latin and self._romanized(tr, latin)]
-        found: list[tuple[list[str], list[int], list[set[str]]]] = []
+        found: list[tuple[list[str], list[int], list[set[str]], list[dict[str, set[str]]]]] = []
         message: dict[str, int] = {}
+        modifiers = self._modifiers()
+        votes: dict[str, float] = {}
+        laugh_langs: set[str] | None = set()
         for _, tokens, offsets in clauses:
             if not tokens:
                 continue
-            at = self.clause_concepts(tokens, translit)
-            found.append((tokens, offsets, at))
-            for i, cs in enumerate(at):
-                for c in cs:
+            tagged = self._clause(tokens, translit)
+            at: list[set[str]] = []
+            langs: list[dict[str, set[str]]] = []
+            for i, pairs in enumerate(tagged):
+                by_concept: dict[str, set[str]] = {}
+                for c, lang in pairs:
+                    by_concept.setdefault(c, set()).add(lang)
+                at.append(set(by_concept))
+                langs.append(by_concept)
+                content = {lang for c, lang in pairs if c not in modifiers}
+                for lang in content:
+                    votes[lang] = votes.get(lang, 0.0) + 1 / len(content)
+                for c in rules.dampen_message & by_concept.keys():
+                    if tokens[i].isascii():
+                        laugh_langs = None  # "lol", "haha": laughter in any language
+                    elif laugh_langs is not None:
+                        laugh_langs |= by_concept[c]
+                for c in by_concept:
                     message.setdefault(c, offsets[i])
-        laughing = bool(rules.dampen_message & message.keys()) or bool(
-            raw and LAUGHTER_EMOJI.search(raw))
+            found.append((tokens, offsets, at, langs))
+        emoji = bool(raw and LAUGHTER_EMOJI.search(raw))
+        laughing = bool(rules.dampen_message & message.keys()) or emoji
+        if emoji:
+            laugh_langs = None
+        top = max(votes.values(), default=0.0)
+        plausible = frozenset(lang for lang, v in votes.items() if v >= top / 2)
         hits: list[ConceptHit] = []
         trivial_spans: list[tuple[int, int]] = []
-        for tokens, offsets, at in found:
+        trivial_langs: list[frozenset[str]] = []
+        for tokens, offsets, at, langs in found:
             where: dict[str, list[int]] = {}
             for i, cs in enumerate(at):
                 for c in cs:
                     where.setdefault(c, []).append(i)
-            damping = sorted(i for c in rules.dampen_clause for i in where.get(c, ()))
-            trivial_spans.extend((offsets[i], offsets[i] + len(tokens[i])) for i in damping)
+            damping = sorted((i, frozenset().union(*(langs[i].get(c, ()) for c in
+                                                     rules.dampen_clause)))
+                             for i in {i for c in rules.dampen_clause for i in where.get(c, ())})
+            trivial_spans.extend((offsets[i], offsets[i] + len(tokens[i])) for i, _ in damping)
+            trivial_langs.extend(ls for _, ls in damping)
             keys = where.keys() | message.keys()
             candidates = {id(r): r for c in keys for r in self._by_concept.get(c, ())}
             for rule in candidates.values():
@@ -457,14 +517,29 @@ class ConceptMatcher:
                     continue
                 lo, hi = min(chosen), max(chosen)
                 severity = self._escalated(rule, where, message)
-                negated = rule.negatable and self._negated(at, lo, hi, set(chosen))
-                near = any(lo - DAMP_WINDOW <= i <= hi + DAMP_WINDOW for i in damping)
-                damp = (laughing or near) and not rule.firm
+                own = frozenset().union(*rule.slots)
+                match_langs = frozenset(lang for i in chosen for c in at[i] & own
+                                        for lang in langs[i][c])
+                # a loanword ("passport") is listed by many languages: keep those the
+                # message is plausibly in, when there are any
+                match_langs = (match_langs & plausible) or match_langs
+                # words carrying one of the rule's own concepts are part of the match
+                # ("koi umeed nahi" is one hopeless phrase): their negation is its own
+                reach = range(max(0, lo - self.rules.window),
+                              min(len(at), hi + 1 + self.rules.window_after))
+                mine = set(chosen) | {i for i in reach if at[i] & own - {"neg", "neg_after"}}
+                negated = rule.negatable and self._negated(at, langs, lo, hi, mine,
+                                                           match_langs)
+                near = any(lo - DAMP_WINDOW <= i <= hi + DAMP_WINDOW and ls & match_langs
+                           for i, ls in damping)
+                laughs = laughing and (laugh_langs is None or bool(laugh_langs & match_langs))
+                damp = (laughs or near) and not rule.firm
                 hits.append(ConceptHit(rule, offsets[lo], offsets[hi] + len(tokens[hi]),
                                        negated, damp, severity))
         cues = [message[c] for c in rules.semantic_cues if c in message]
         return Findings(hits, laughing, frozenset(message), tuple(trivial_spans),
-                        min(cues) if cues else None)
+                        min(cues) if cues else None, tuple(trivial_langs),
+                        None if laugh_langs is None else frozenset(laugh_langs), plausible)
 
     def _romanized(self, tr: Transliterator, latin: Sequence[str]) -> bool:
         """A message is read as romanized ``tr.language`` when it holds one of its
@@ -487,12 +562,16 @@ class ConceptMatcher:
                     severity = esc.to
         return severity
 
-    def _negated(self, at: Sequence[set[str]], lo: int, hi: int, own: set[int]) -> bool:
+    def _negated(self, at: Sequence[set[str]], langs: Sequence[Mapping[str, set[str]]],
+                 lo: int, hi: int, own: set[int], match_langs: frozenset[str]) -> bool:
+        """A negation word of one of the match's languages (``match_langs``) within the
+        window: a word that is a negation only in another language does not count."""
         window, after = self.rules.window, self.rules.window_after
         for i in range(max(0, lo - window), hi + 1):
-            if i not in own and "neg" in at[i]:
+            if i not in own and "neg" in at[i] and langs[i]["neg"] & match_langs:
                 return True
-        return any("neg_after" in at[i] for i in range(hi + 1, min(len(at), hi + 1 + after)))
+        return any(i not in own and "neg_after" in at[i] and langs[i]["neg_after"] & match_langs
+                   for i in range(hi + 1, min(len(at), hi + 1 + after)))
 
 
 

@@ -1,9 +1,10 @@
 """Honest figures for a labelled JSON-lines file: ``counsel-bot screen eval FILE.jsonl``.
 
 Each line is ``{"lang": "fr", "text": "...", "expected": "urgent"|"high"|"none"}``, with
-optional ``style`` (plain | phone) and ``category``; a line without ``text`` (a header such
-as ``{"_meta": "..."}``) is skipped. "Signal" is any severity but ``none``; a false alarm
-is any severity but ``none`` on a message that needs none.
+optional ``style`` (plain | phone), ``category`` and ``batch`` (which round of writing
+the line came from; lines without one count as batch "original"); a line without
+``text`` (a header such as ``{"_meta": "..."}``) is skipped. "Signal" is any severity
+but ``none``; a false alarm is any severity but ``none`` on a message that needs none.
 """
 
 from __future__ import annotations
@@ -71,11 +72,11 @@ def read_cases(path: Path) -> list[dict[str, Any]]:
 
 def evaluate(cases: Iterable[dict[str, Any]], screen: Callable[[str, str | None], str]
              ) -> dict[str, Tally]:
-    """Tallies by language, by style and overall (key "all")."""
+    """Tallies by language, by style, by batch (``batch:NAME``) and overall (key "all")."""
     tallies: dict[str, Tally] = defaultdict(Tally)
     for case in cases:
         got = screen(case["text"], case.get("lang"))
-        keys = ["all", str(case.get("lang", "?"))]
+        keys = ["all", str(case.get("lang", "?")), f"batch:{case.get('batch', 'original')}"]
         if case.get("style"):
             keys.append(f"style:{case['style']}")
             keys.append(f"{case.get('lang', '?')}/{case['style']}")
@@ -91,12 +92,17 @@ def summary_line(name: str, t: Tally) -> str:
 
 def report(tallies: dict[str, Tally], out: TextIO) -> None:
     order = sorted(k for k in tallies if "/" not in k and k != "all" and
-                    not k.startswith("style:"))
+                    not k.startswith(("style:", "batch:")))
     for key in order:
         out.write(summary_line(key, tallies[key]) + "\n")
     for key in sorted(k for k in tallies if k.startswith("style:")):
         out.write(summary_line(key[6:], tallies[key]) + "\n")
     out.write(summary_line("overall", tallies["all"]) + "\n")
+    batches = sorted(k for k in tallies if k.startswith("batch:"))
+    if len(batches) > 1:
+        out.write("by batch:\n")
+        for key in batches:
+            out.write("  " + summary_line(key[6:], tallies[key]) + "\n")
     styled = sorted(k for k in tallies if "/" in k)
     if styled:
         out.write("by language and style:\n")

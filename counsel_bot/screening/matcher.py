@@ -135,12 +135,16 @@ class Matcher:
             for lex in lexicons
         }
 
-    def find(self, text: str) -> list[Hit]:
+    def find(self, text: str, languages: Iterable[str] | None = None) -> list[Hit]:
         """All entries found in ``text`` (normalized), minus those overlapping an idiom.
 
         Each entry is reported at most _MAX_HITS_PER_ENTRY times (bounds the work on
         pathological input such as one phrase repeated thousands of times).
-        Overlapping hits of one category share a negation (see ``_share_negation``).
+        Overlapping hits of one category share a negation (see ``_share_negation``);
+        ``languages``, when given, are those the message is plausibly written in (the
+        concept layer's reading): only a negation found by one of their lexicons is shared.
+        An entry is negated by its own lexicon's negation words only, and an idiom sets
+        aside only the words it covers, so both are already scoped to the language.
         """
         hits: list[Hit] = []
         counts: dict[int, int] = {}
@@ -156,7 +160,7 @@ class Matcher:
             negated = entry.negatable is not False and self._negated(entry, text, m)
             counts[id(entry)] = counts.get(id(entry), 0) + 1
             hits.append(Hit(entry, start, end, negated))
-        return _share_negation(hits)
+        return _share_negation(hits, frozenset(languages) if languages is not None else None)
 
     def idiom_spans(self, text: str) -> list[tuple[int, int]]:
         """Where any lexicon's idioms match the normalized text."""
@@ -218,11 +222,14 @@ def _overlap(a: Hit, b: Hit) -> bool:
     return a.start < b.end and b.start < a.end and a.entry.category == b.entry.category
 
 
-def _share_negation(hits: list[Hit]) -> list[Hit]:
+def _share_negation(hits: list[Hit], languages: frozenset[str] | None = None) -> list[Hit]:
     """Reconcile overlapping hits of one category.
 
     Several lexicons may match the same words ("suicider" matches en and fr stems): the
-    negation found by one of them, with its own negation words, applies to the others.
+    negation found by one of them, with its own negation words, applies to the others --
+    when that lexicon's language is one the message is plausibly in (``languages``; None:
+    any). Arabic "ما" (not) found by the Arabic lexicon in a Pashto message, where "ما" is
+    "me", is not passed on to the Pashto lexicon's hit.
     Then a negated hit overlapping a non-negated hit of the same lexicon is dropped: a
     longer pattern that includes the negation ("n'ai rien mangé") has asserted it.
     """
@@ -231,7 +238,9 @@ def _share_negation(hits: list[Hit]) -> list[Hit]:
     shared = [
         Hit(h.entry, h.start, h.end, True)
         if not h.negated and h.entry.negatable is not False and any(
-            g.negated and g.entry.lexicon != h.entry.lexicon and _overlap(g, h) for g in hits)
+            g.negated and g.entry.lexicon != h.entry.lexicon and _overlap(g, h)
+            and (languages is None or not languages or g.entry.language in languages)
+            for g in hits)
         else h
         for h in hits
     ]

@@ -71,6 +71,9 @@ _BREAKS = re.compile(r" ?\n[\n ]*")
 _GLUE = re.compile(r"(?<![^ \n])(نمی|می|بی) (?=\w)")
 _SPLIT = re.compile(r"(?<![^ \n])و(ما|لا|مش|مو|لم|لن)(?![^ \n])")
 _LONG = re.compile(rf"(?<!\w)(\w{{{MAX_TOKEN}}})\w+")
+_PASHTO_ME = re.compile(r"(?<!\w)مې(?!\w)")
+"""Pashto's enclitic "مې" (my, me) is not the Persian prefix "می": it becomes "میی", which
+is never glued to the next word ("مور مې بې هوښه", "ما مې وهي")."""
 
 
 def fold(text: str) -> str:
@@ -99,7 +102,10 @@ def glue(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Normalize a message for matching (see the module docstring)."""
-    text = fold(text[:MAX_CHARS]).replace("_", " ")
+    text = text[:MAX_CHARS]
+    if "مې" in text:
+        text = _PASHTO_ME.sub("میی", text)
+    text = fold(text).replace("_", " ")
     text = _SEPARATORS.sub(" ", text)
     text = _BREAKS.sub(CLAUSE_BREAK, text).strip(" \n")
     text = _LONG.sub(r"\1", text)

@@ -171,11 +171,13 @@ class Screener:
         if not isinstance(text, str):
             raise TypeError(f"text must be a string, not {type(text).__name__}")
         norm = normalize(text)
-        hits = self._matcher.find(norm)
         found = self.concepts.find(norm, text[:MAX_CHARS]) if self.concepts else None
+        # modifier words are scoped to a language: see concepts.py and Matcher.find
+        hits = self._matcher.find(norm, found.languages if found else None)
         concept_hits = found.hits if found else []
         laughing = bool(found and found.laughing)
         trivial = found.trivial if found else ()
+        trivial_langs = found.trivial_languages if found else ()
         idioms = self._matcher.idiom_spans(norm) if concept_hits or self.semantic else []
         best = 0
         negated = review = probable = False
@@ -186,7 +188,10 @@ class Screener:
             if hit.negated:
                 severity = lower(severity)
                 negated = True
-            if laughing or any(_near(norm, hit.start, hit.end, a, b) for a, b in trivial):
+            lang = hit.entry.language
+            if (found is not None and found.laughs_in(lang)) or any(
+                    _near(norm, hit.start, hit.end, a, b) and lang in ls
+                    for (a, b), ls in zip(trivial, trivial_langs, strict=True)):
                 severity, review = "none", True
             best = max(best, _RANK[severity])
             categories.add(hit.entry.category)

@@ -61,6 +61,13 @@ def test_zwnj_inside_word_and_negative_prefix() -> None:
     assert normalize("بی خانمان") == normalize("بی‌خانمان") == "بیخانمان"
 
 
+def test_pashto_enclitic_me_is_not_the_persian_prefix() -> None:
+    # Pashto "مې" (my, me) stays a word of its own; Persian "می" is joined as before.
+    assert normalize("مور مې بې هوښه ده").split()[:2] == ["مور", "میی"]
+    assert normalize("ما مې وهي") == "ما میی وهی"
+    assert normalize("می خواهم") == "میخواهم"
+
+
 def test_arabic_and_attached_to_a_negation_is_split() -> None:
     assert normalize("وما عم يتجاوب") == "و ما عم یتجاوب"
     assert normalize("وماذا") == "وماذا"

@@ -208,3 +208,25 @@ def test_merge(screener: Screener) -> None:
         languages=("en",),
     )
     assert merge() == NO_SIGNAL
+
+
+@pytest.mark.parametrize(("text", "severity"), [
+    # Arabic "ما" (not) is "me" in Pashto: it does not lower a Pashto threat
+    ("هغه وايي چې ما به ووژني، چاقو یې په لاس کې دی", "urgent"),
+    # Russian/Ukrainian "ne" is the ergative marker in Roman Urdu
+    ("seth ne passport rakh liya hai", "high"),
+])
+def test_a_negation_word_of_another_language_does_not_negate(
+        screener: Screener, text: str, severity: str) -> None:
+    result = screener.read(text).result
+    assert result.severity == severity and not result.negated
+
+
+@pytest.mark.parametrize("text", [
+    "میں کبھی خودکشی نہیں کروں گا",  # Urdu negation in Urdu
+    "I don't want to morir",  # an English negation, a Spanish word: a mixed clause
+    "je ne vais pas me suicider",  # stems shared by en/fr/es: the French negation is shared
+])
+def test_negation_still_applies_in_its_own_language(screener: Screener, text: str) -> None:
+    result = screener.read(text).result
+    assert result.negated and result.review and result.severity != "urgent"
