@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from counsel_bot.store.crypto import DecryptionFailed
@@ -41,7 +41,7 @@ class PgInbox:
         readable note down with it."""
         if time.monotonic() - self._purged_at > PURGE_EVERY:
             self._purged_at = time.monotonic()
-            self.queue.purge(datetime.now(UTC) - timedelta(seconds=PURGE_EVERY))
+            self.queue.purge(timedelta(seconds=PURGE_EVERY))
         notes: list[tuple[Claim, dict[str, Any]]] = []
         failures = 0  # claims that met a damaged row (bounded: another reader may race us)
         while len(notes) < limit and failures < 3:

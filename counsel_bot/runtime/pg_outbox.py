@@ -23,12 +23,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 import psycopg
 
 from counsel_bot.engine.effects import Priority
 from counsel_bot.runtime.journal import NoJournal
-from counsel_bot.runtime.outbox import BlockedHook, Outbox, Queued
+from counsel_bot.runtime.outbox import KEY_MEMORY, BlockedHook, Outbox, Queued
 from counsel_bot.runtime.ratelimit import Limits
 from counsel_bot.runtime.transport import OutMessage, Transport
 from counsel_bot.store.pg_shared import Claim, Entry, LeaderLock, PgQueue
@@ -37,6 +38,8 @@ from counsel_bot.store.postgres import PostgresStore
 log = logging.getLogger(__name__)
 
 LOCK_CHECK = 1.0  # seconds between checks that the sender lock is still ours
+DEDUPE_MEMORY = timedelta(seconds=KEY_MEMORY)  # done rows kept: their keys are remembered
+PURGE_EVERY = 3600.0  # seconds between purges of older done rows (by the sender)
 STAT_KEYS = ("sent", "retried", "blocked", "failed", "rate_limited")
 
 
@@ -160,6 +163,7 @@ class SharedOutbox:
         self._local = local
         sending = asyncio.create_task(local.run())
         checked = renewed = loop.time()
+        purged = loop.time() - PURGE_EVERY
         try:
             while not self._stopping:
                 await self._settle()
@@ -170,6 +174,9 @@ class SharedOutbox:
                         log.warning("outbox: the sender lock was lost; another instance "
                                     "sends now")
                         break
+                if now - purged >= PURGE_EVERY:
+                    purged = now
+                    await asyncio.to_thread(self.queue.purge, DEDUPE_MEMORY)
                 if now - renewed >= self.queue.lease / 3:
                     renewed = now
                     await self._renew()

@@ -63,7 +63,7 @@ class PgScheduler:
     def purge(self) -> int:
         """Forget rows done more than KEY_MEMORY ago (and so their keys)."""
         self._purged_at = time.monotonic()
-        return self.queue.purge(datetime.now(UTC) - timedelta(seconds=KEY_MEMORY))
+        return self.queue.purge(timedelta(seconds=KEY_MEMORY))
 
     def add(self, kind: str, due: datetime, data: dict[str, Any] | None = None, *,
             tags: tuple[str, ...] = (), expires: datetime | None = None,

@@ -34,7 +34,7 @@ import secrets
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -287,11 +287,14 @@ class PgQueue:
                                "AND done_at IS NULL", (self.name,)).fetchone()
             return int(row[0]) if row else 0
 
-    def purge(self, done_before: datetime) -> int:
-        """Forget done rows (and so their dedupe keys) done before ``done_before``."""
+    def purge(self, older_than: timedelta) -> int:
+        """Forget done rows (and so their dedupe keys) done more than ``older_than`` ago, by
+        the server's clock, which set ``done_at`` (an instance's clock may differ)."""
         with self._pool.connection() as conn:
-            return conn.execute("DELETE FROM counsel_queue WHERE queue = %s AND done_at < %s",
-                                (self.name, done_before)).rowcount
+            return conn.execute(
+                "DELETE FROM counsel_queue WHERE queue = %s "
+                "AND done_at < now() - make_interval(secs => %s)",
+                (self.name, older_than.total_seconds())).rowcount
 
     def unreadable(self, *, finish: bool = False) -> list[int]:
         """The ids of undone rows whose payload does not open (damaged in the database), by

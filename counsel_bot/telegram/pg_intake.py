@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 import psycopg
@@ -26,6 +28,9 @@ from counsel_bot.telegram.intake import Feed, read_update
 from counsel_bot.telegram.updates import chat_of, update_id_of
 
 log = logging.getLogger(__name__)
+
+DEDUPE_MEMORY = timedelta(days=7)  # done updates kept: an update id seen again is known
+PURGE_EVERY = 3600.0  # seconds between purges of what is older
 
 
 class SharedIntake:
@@ -44,6 +49,7 @@ class SharedIntake:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._taking = True
         self._handled: list[Claim] = []  # done, to mark so in the next write
+        self._purged_at = 0.0
         self.stats = {"accepted": 0, "duplicate": 0, "unreadable": 0, "replayed": 0}
 
     async def accept(self, updates: Iterable[Any]) -> None:
@@ -85,6 +91,9 @@ class SharedIntake:
             room = self.concurrency - len(self._tasks)
             try:
                 await self._mark_done()
+                if time.monotonic() - self._purged_at > PURGE_EVERY:
+                    self._purged_at = time.monotonic()
+                    await asyncio.to_thread(self.queue.purge, DEDUPE_MEMORY)
                 claims = await asyncio.to_thread(self.queue.claim, room) if room > 0 else []
             except psycopg.Error as exc:
                 log.warning("intake: the database cannot be read (%s); trying again",

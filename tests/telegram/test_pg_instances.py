@@ -82,6 +82,7 @@ class Cluster:
         self._next = itertools.count()
         self.api = api
         self.sent = Sent(api)
+        self.took = Counter[int]()  # updates each instance's webhook took
 
     async def deliver(self, update: dict) -> None:
         """As Telegram and a load balancer do: post until some instance answers 200."""
@@ -96,6 +97,7 @@ class Cluster:
             url = f"http://127.0.0.1:{self.bots[n].port}/telegram/webhook"
             try:
                 if await self.api.deliver_webhook(url, update, secret) == 200:
+                    self.took[n] += 1
                     return
             except (TimeoutError, aiohttp.ClientError, OSError):
                 pass
@@ -213,6 +215,8 @@ async def _run(api: FakeBotApi, tmp_path: Path, pg_url: str, key: bytes, framewo
           f"{api.count_429} 429s; seconds: "
           + ", ".join(f"{k} {v:.1f}" for k, v in phases.items()))
     assert took_over, "no other instance took the killed one's role"
+    if mode == "webhook":  # every instance takes what Telegram posts (one shared secret)
+        assert all(cluster.took[n] > 0 for n in range(INSTANCES)), cluster.took
     assert missing == 0
     assert disordered == 0
     assert twice <= uncertain
