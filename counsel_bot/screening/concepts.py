@@ -360,7 +360,7 @@ class ConceptMatcher:
             ix.fuzzy_concepts.setdefault(token, set()).update(ix.exact[token])
 
     # -- looking words up ----------------------------------------------------------------
-    def _lookup_uncached(self, token: str) -> frozenset[Tagged]:
+    def _lookup_uncached(self, token: str, fuzzy: bool = True) -> frozenset[Tagged]:
         ix = self._index
         found = set(ix.exact.get(token, ()))
         for prefix, concept in ix.prefixes.get(token[:2], ()):
@@ -376,7 +376,7 @@ class ConceptMatcher:
             stem = stemmer.stemWord(token)
             if len(stem) >= MIN_STEM.get(STEMMERS[lang], DEFAULT_MIN_STEM):
                 found.update((c, lang) for c in ix.stems[lang].get(stem, ()))
-        if not found and len(token) >= FUZZY_MIN and not token.isdigit():
+        if fuzzy and not found and len(token) >= FUZZY_MIN and not token.isdigit():
             found.update(self._fuzzy(token, script))
         return frozenset(found)
 
@@ -393,14 +393,15 @@ class ConceptMatcher:
                                   score_cutoff=limit)
         return set(self._index.fuzzy_concepts[best[0]]) if best else set()
 
-    def _translit_uncached(self, token: str, lang: str) -> tuple[str, frozenset[Tagged]]:
+    def _translit_uncached(self, token: str, lang: str, fuzzy: bool = True
+                           ) -> tuple[str, frozenset[Tagged]]:
         lc = self.languages[lang]
         assert lc.translit is not None
         native = lc.translit.word(token)
         found = {(c, lang) for c in self._index.romanized.get(lang, {}).get(token, ())}
         if not native:
             return "", frozenset(found)
-        found |= self._lookup(native)
+        found |= self._lookup(native, fuzzy)
         if SCRIPTS.get(lang) == "arabic":
             skel = skeleton(native)
             table = self._index.skeletons.get(lang, {})
@@ -544,13 +545,24 @@ class ConceptMatcher:
     def _romanized(self, tr: Transliterator, latin: Sequence[str]) -> bool:
         """A message is read as romanized ``tr.language`` when it holds one of its
         markers, or when two of its Latin words are concept words once transliterated and
-        the message's Latin words are not already concept words as written."""
+        the message's Latin words are not already concept words as written.
+
+        Without a marker the evidence must be the language's own content words, met
+        without typo tolerance: a negation or laughter word, a word of another language
+        sharing the script ("lost" -> Arabic "لست"), or a near miss of a guessed spelling
+        ("mayor" -> "مایور" ~ Urdu "مایوس") does not switch an English or Spanish message
+        to a romanized reading ("I lost my residence card": "card" -> Persian "کارد")."""
         if tr.applies(latin):
             return True
         words = set(latin)
         if len(words) < 2 or sum(bool(self._lookup(t)) for t in words) >= 2:
             return False
-        return sum(bool(self._lookup_translit(t, tr.language)[1]) for t in words) >= 2
+        modifiers = self._modifiers()
+        own = 0
+        for t in words:
+            found = self._lookup_translit(t, tr.language, False)[1]
+            own += any(lang == tr.language and c not in modifiers for c, lang in found)
+        return own >= 2
 
     def _escalated(self, rule: Rule, first: Mapping[str, object],
                    message: Mapping[str, int]) -> str:

@@ -230,3 +230,17 @@ def test_a_negation_word_of_another_language_does_not_negate(
 def test_negation_still_applies_in_its_own_language(screener: Screener, text: str) -> None:
     result = screener.read(text).result
     assert result.negated and result.review and result.severity != "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "I lost my residence card, what should I do?",  # "card" ~ Persian "کارد" (debt)
+    "Vivo en la calle Mayor número 5",  # "mayor" ~ Urdu "مایوس" by typo tolerance
+])
+def test_no_romanized_reading_without_own_content_words(screener: Screener, text: str) -> None:
+    """Without a marker, a Latin message is read as romanized only on two content words of
+    that language met exactly: negations of other languages and near misses do not count."""
+    assert screener.screen(text).severity == "none"
+
+
+def test_romanized_reading_with_a_marker_still_applies(screener: Screener) -> None:
+    assert screener.screen("main khudkushi kar lunga").severity == "urgent"
