@@ -38,6 +38,10 @@ from counsel_bot.store.postgres import PostgresStore
 log = logging.getLogger(__name__)
 
 LOCK_CHECK = 1.0  # seconds between checks that the sender lock is still ours
+# A new sender first waits out Telegram's windows (about a second, per chat and overall) of
+# the sends of the one before it, which stops at most LOCK_CHECK after losing the lock:
+# otherwise its fresh per-chat burst lands on top of the last one's (a 429).
+HANDOVER_PAUSE = LOCK_CHECK + 1.0
 DEDUPE_MEMORY = timedelta(seconds=KEY_MEMORY)  # done rows kept: their keys are remembered
 PURGE_EVERY = 3600.0  # seconds between purges of older done rows (by the sender)
 STAT_KEYS = ("sent", "retried", "blocked", "failed", "rate_limited")
@@ -48,7 +52,7 @@ class SharedOutbox:
 
     def __init__(self, store: PostgresStore, transport: Transport, *,
                  limits: Limits | None = None, on_blocked: BlockedHook | None = None,
-                 lease: float = 15.0, poll: float = 0.05,
+                 lease: float = 15.0, poll: float = 0.05, handover_pause: float = HANDOVER_PAUSE,
                  lock: LeaderLock | None = None) -> None:
         self.queue = PgQueue(store, "outbox", lease=lease)
         self.lock = lock or LeaderLock(store.url, "sender")
@@ -56,6 +60,7 @@ class SharedOutbox:
         self.limits = limits or Limits()
         self.on_blocked = on_blocked
         self.poll = poll
+        self.handover_pause = handover_pause
         self.buffer = max(64, int(2 * self.limits.per_second))  # rows held by the sender
         self.journal = NoJournal()
         self.uncertain = 0
@@ -150,7 +155,9 @@ class SharedOutbox:
             log.info("outbox: this instance sends for every instance (it holds the sender "
                      "lock)")
             try:
-                await self._send_while_held()
+                await self._pause(self.handover_pause)
+                if not self._stopping:
+                    await self._send_while_held()
             finally:
                 await asyncio.to_thread(self.lock.release)
 
@@ -264,6 +271,13 @@ class SharedOutbox:
         lost = len(held) - len(still)
         if lost:
             log.warning("outbox: %d held row(s) lost their lease (this sender stalled)", lost)
+
+    async def _pause(self, seconds: float) -> None:
+        """Wait `seconds` (messages queued meanwhile do not end it), or until a stop."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while not self._stopping and loop.time() < until:
+            await self._nap(until - loop.time())
 
     async def _nap(self, seconds: float) -> None:
         assert self._wake is not None

@@ -149,3 +149,22 @@ async def test_a_clean_stop_gives_back_at_once_what_it_held_and_never_tried(pg_s
     left = PgQueue(pg_store, "outbox").claim(100)  # no lease to wait for
     assert len(left) == 50 - outbox.stats["sent"]
     assert not any(c.tried for c in left)
+
+
+async def test_a_new_sender_waits_out_telegrams_window_of_the_last_one(pg_store) -> None:
+    limits = Limits(per_second=100.0)  # a burst of 3 a chat, then 1 a second
+    first_wire, second_wire = Recording(), Recording()
+    first = SharedOutbox(pg_store, first_wire, limits=limits)
+    run = asyncio.create_task(first.run())
+    first.enqueue("1", [OutMessage(1, f"a{n}") for n in range(3)])
+    await _until(lambda: len(first_wire.sent) == 3)  # a burst to chat 1...
+    await first.stop()
+    await run
+    second = SharedOutbox(pg_store, second_wire, limits=limits)
+    second.enqueue("1", [OutMessage(1, f"b{n}") for n in range(3)])
+    run = asyncio.create_task(second.run())  # ...and the next sender at once
+    await _until(lambda: len(second_wire.sent) == 3)
+    await second.stop()
+    await run
+    starts = sorted(t for t, _chat in first_wire.starts + second_wire.starts)
+    assert max(sum(1 for s in starts if t <= s < t + 1.0) for t in starts) <= 3
