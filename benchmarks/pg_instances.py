@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.telegram_overhead import TOKEN, FakeServerProcess  # noqa: E402
 from counsel_bot.store.keys import encode_key  # noqa: E402
-from tests.pg_server import ThrowawayCluster, create_database, find_bin_dir  # noqa: E402
+from tests.pg_server import bench_server, create_database  # noqa: E402
 
 READY = "counsel-bot is ready"
 
@@ -185,20 +185,8 @@ def main() -> None:
     parser.add_argument("--framework", default="ptb")
     args = parser.parse_args()
     key = os.urandom(32)
-    cluster = None
-    server = os.environ.get("COUNSEL_BENCH_PG_URL")
-    if not server:
-        bin_dir = find_bin_dir()
-        if bin_dir is None:
-            sys.exit("no PostgreSQL: install Debian's postgresql or set COUNSEL_BENCH_PG_URL")
-        cluster = ThrowawayCluster(bin_dir, durable=True)
-        server = cluster.start()
-        print(f"throwaway cluster with fsync on ({bin_dir})", flush=True)
-    try:
+    with bench_server() as server:
         asyncio.run(run(args, server, key))
-    finally:
-        if cluster is not None:
-            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from store_write_cost import fill, measure, percentile  # noqa: E402
 
 from counsel_bot.store import TinyDBStore  # noqa: E402
 from counsel_bot.store.postgres import PostgresStore  # noqa: E402
-from tests.pg_server import ThrowawayCluster, create_database, find_bin_dir  # noqa: E402
+from tests.pg_server import bench_server, create_database  # noqa: E402
 
 
 def write_cost(server: str, sizes: list[int], writes: int, key: bytes) -> None:
@@ -179,25 +179,13 @@ def main() -> None:
     key = os.urandom(32)
     parts = set(args.parts.split(","))
     instances = [int(n) for n in args.instances.split(",")]
-    cluster = None
-    server = os.environ.get("COUNSEL_BENCH_PG_URL")
-    if not server:
-        bin_dir = find_bin_dir()
-        if bin_dir is None:
-            sys.exit("no PostgreSQL: install Debian's postgresql or set COUNSEL_BENCH_PG_URL")
-        cluster = ThrowawayCluster(bin_dir, durable=True)
-        server = cluster.start()
-        print(f"throwaway cluster with fsync on ({bin_dir})")
-    try:
+    with bench_server() as server:
         if "write" in parts:
             write_cost(server, sorted(int(s) for s in args.sizes.split(",")), args.writes, key)
         if "steps" in parts:
             steps_per_second(server, instances, args.steps, key)
         if "claims" in parts:
             claims_per_second(server, instances, args.items, key)
-    finally:
-        if cluster is not None:
-            cluster.stop()
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ from counsel_bot.runtime.pg_scheduler import QUEUE, PgScheduler  # noqa: E402
 from counsel_bot.runtime.scheduler import Item  # noqa: E402
 from counsel_bot.store.pg_shared import PgQueue  # noqa: E402
 from counsel_bot.store.postgres import PostgresStore  # noqa: E402
-from tests.pg_server import ThrowawayCluster, create_database, find_bin_dir  # noqa: E402
+from tests.pg_server import bench_server, create_database  # noqa: E402
 
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)  # the scheduler's (simulated) clock
 YEAR_S = 365 * 24 * 3600
@@ -135,20 +135,8 @@ def main() -> None:
                         help="measure right after the bulk write, before any VACUUM")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
-    cluster = None
-    server = os.environ.get("COUNSEL_BENCH_PG_URL")
-    if not server:
-        bin_dir = find_bin_dir()
-        if bin_dir is None:
-            sys.exit("no PostgreSQL: install Debian's postgresql or set COUNSEL_BENCH_PG_URL")
-        cluster = ThrowawayCluster(bin_dir, durable=True)
-        server = cluster.start()
-        print(f"throwaway cluster with fsync on ({bin_dir})")
-    try:
+    with bench_server() as server:
         ok = asyncio.run(run(server, sizes, args.fire, args.rounds, not args.no_vacuum))
-    finally:
-        if cluster is not None:
-            cluster.stop()
     sys.exit(0 if ok else 1)
 
 

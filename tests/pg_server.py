@@ -188,3 +188,24 @@ def pg_url(pg_server: str) -> Iterator[str]:
         yield url
     finally:
         drop_database(pg_server, url)
+
+
+@contextlib.contextmanager
+def bench_server() -> Iterator[str]:
+    """The server a benchmark uses: ``$COUNSEL_BENCH_PG_URL`` (a server whose role may create
+    databases), else a throwaway cluster with fsync ON, so that commits are durable."""
+    server = os.environ.get("COUNSEL_BENCH_PG_URL")
+    if server:
+        yield server
+        return
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit("no PostgreSQL: install Debian's postgresql or set "
+                         "COUNSEL_BENCH_PG_URL")
+    cluster = ThrowawayCluster(bin_dir, durable=True)
+    server = cluster.start()
+    print(f"throwaway cluster with fsync on ({bin_dir})", flush=True)
+    try:
+        yield server
+    finally:
+        cluster.stop()

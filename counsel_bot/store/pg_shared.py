@@ -236,21 +236,20 @@ class PgQueue:
 
     def finish_chat(self, chat: str) -> int:
         """Mark every undone row of ``chat`` done (its messages dropped: the chat blocked us)."""
-        with self._pool.connection() as conn:
-            return conn.execute(
-                "WITH rows AS (SELECT id FROM counsel_queue WHERE queue = %s AND chat = %s "
-                "AND done_at IS NULL ORDER BY id FOR UPDATE) "
-                "UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
-                "WHERE id IN (SELECT id FROM rows)", (self.name, self._hide(chat))).rowcount
+        return self._finish_where("AND chat = %s", self._hide(chat))
 
     def finish_tagged(self, tag: str) -> int:
         """Mark every undone row carrying ``tag`` done (cancelled); returns how many."""
+        return self._finish_where("AND tags @> ARRAY[%s]::text[]", self._hide(tag))
+
+    def _finish_where(self, where: str, value: str | None) -> int:
+        """Mark the undone rows matching ``where`` done, locked in id order."""
         with self._pool.connection() as conn:
             return conn.execute(
-                "WITH rows AS (SELECT id FROM counsel_queue WHERE queue = %s "
-                "AND tags @> ARRAY[%s]::text[] AND done_at IS NULL ORDER BY id FOR UPDATE) "
+                "WITH rows AS (SELECT id FROM counsel_queue WHERE queue = %s " + where
+                + " AND done_at IS NULL ORDER BY id FOR UPDATE) "
                 "UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
-                "WHERE id IN (SELECT id FROM rows)", (self.name, self._hide(tag))).rowcount
+                "WHERE id IN (SELECT id FROM rows)", (self.name, value)).rowcount
 
     def tagged(self, tag: str) -> list[Claim]:
         """The undone rows carrying ``tag``, by due time (read only: nothing is leased; the
