@@ -198,7 +198,12 @@ class SharedOutbox:
             await local.stop()
             with contextlib.suppress(asyncio.CancelledError):
                 await sending
-            await self._settle()
+            try:
+                await self._settle()
+            except psycopg.Error:
+                log.exception("outbox: %d outcome(s) could not be written; those messages go "
+                              "again after their lease", len(self._done))
+                self._done.clear()
             self._earlier = {k: self._earlier[k] + int(local.stats[k]) for k in STAT_KEYS}
             self._local = None
             untried = list(self._held.values())  # in flight finished in `local.stop`
@@ -260,7 +265,11 @@ class SharedOutbox:
                 self.queue.finish_chat(chat)
             return self.queue.complete_many([claim for claim, _o, _c in done])
 
-        completed = await asyncio.to_thread(write)
+        try:
+            completed = await asyncio.to_thread(write)
+        except psycopg.Error:
+            self._done = done + self._done  # written at the next try, not forgotten
+            raise
         if completed < len(done) and not blocked:
             log.warning("outbox: %d row(s) were taken over by another sender before their "
                         "outcome was written", len(done) - completed)
