@@ -194,12 +194,17 @@ class PgQueue:
 
     def complete_many(self, claims: Sequence[Claim]) -> int:
         """`complete` for several claims in one statement; returns how many were still ours."""
+        return self._update_held(claims, "done_at = now(), lease_until = NULL")
+
+    def _update_held(self, claims: Sequence[Claim], changes: str) -> int:
+        """Apply ``changes`` (a SET list) to the rows still held under these claims, locked
+        in id order; returns how many."""
         if not claims:
             return 0
         with self._pool.connection() as conn:
             return conn.execute(
-                HELD_ROWS + "UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
-                "WHERE id IN (SELECT id FROM held)", _held(claims)).rowcount
+                HELD_ROWS + "UPDATE counsel_queue SET " + changes
+                + " WHERE id IN (SELECT id FROM held)", _held(claims)).rowcount
 
     def renew_many(self, claims: Sequence[Claim]) -> set[int]:
         """Extend the leases of rows still held; returns the ids still ours."""
@@ -216,23 +221,13 @@ class PgQueue:
     def mark_tried(self, claims: Sequence[Claim]) -> int:
         """Record, before doing what cannot be undone (a send), that it began: a later claim
         of an unfinished row then knows it may have happened (`Claim.tried`)."""
-        if not claims:
-            return 0
-        with self._pool.connection() as conn:
-            return conn.execute(
-                HELD_ROWS + "UPDATE counsel_queue SET tried = true "
-                "WHERE id IN (SELECT id FROM held)", _held(claims)).rowcount
+        return self._update_held(claims, "tried = true")
 
     def give_back_many(self, claims: Sequence[Claim]) -> int:
         """Release rows never tried (a clean stop): claimable at once, and this claim not
         counted in ``attempts``; returns how many were still ours."""
-        if not claims:
-            return 0
-        with self._pool.connection() as conn:
-            return conn.execute(
-                HELD_ROWS + "UPDATE counsel_queue SET lease_until = NULL, owner = NULL, "
-                "attempts = greatest(attempts - 1, 0) "
-                "WHERE id IN (SELECT id FROM held)", _held(claims)).rowcount
+        return self._update_held(
+            claims, "lease_until = NULL, owner = NULL, attempts = greatest(attempts - 1, 0)")
 
     def finish_chat(self, chat: str) -> int:
         """Mark every undone row of ``chat`` done (its messages dropped: the chat blocked us)."""
