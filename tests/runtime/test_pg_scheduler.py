@@ -125,6 +125,29 @@ def _spawn(key: bytes, url: str, name: str, clock: datetime) -> subprocess.Popen
     return proc
 
 
+def _kill_holding_a_lease(worker: subprocess.Popen[str], name: str, url: str) -> None:
+    """SIGKILL `worker` mid-way (100 items fired) at an instant when it holds leased items.
+
+    The worker is frozen with SIGSTOP before the check, so that it cannot finish its batch
+    between the check and the kill; without a lease held, it runs on and is checked again."""
+    deadline = time.monotonic() + 60
+    with psycopg.connect(url, autocommit=True) as conn:
+        while time.monotonic() < deadline:
+            (calls,) = conn.execute("SELECT count(*) FROM test_calls WHERE worker = %s",
+                                    (name,)).fetchone()
+            if calls >= 100:
+                worker.send_signal(signal.SIGSTOP)
+                (held,) = conn.execute(
+                    "SELECT count(*) FROM counsel_queue WHERE queue = 'schedule' AND "
+                    "owner = %s AND done_at IS NULL AND lease_until > now()", (name,)).fetchone()
+                if held:
+                    worker.send_signal(signal.SIGKILL)
+                    return
+                worker.send_signal(signal.SIGCONT)
+            time.sleep(0.005)
+    pytest.fail("the worker never held a lease after firing 100 items")
+
+
 @pytest.mark.slow
 def test_three_instances_one_killed_fire_every_item_and_queue_each_once(
         pg_store, pg_url, key):
@@ -137,15 +160,7 @@ def test_three_instances_one_killed_fire_every_item_and_queue_each_once(
                      expires=t0 + timedelta(days=1)) for n in range(items)}
     assert None not in ids and len(ids) == items
     workers = {name: _spawn(key, pg_url, name, t0) for name in ("a", "b", "c")}
-    deadline = time.monotonic() + 60
-    with psycopg.connect(pg_url, autocommit=True) as conn:
-        while time.monotonic() < deadline:
-            (calls,) = conn.execute("SELECT count(*) FROM test_calls WHERE worker = 'a'"
-                                    ).fetchone()
-            if calls >= 100:
-                break
-            time.sleep(0.01)
-    workers["a"].send_signal(signal.SIGKILL)  # mid-way, with items leased to it
+    _kill_holding_a_lease(workers["a"], "a", pg_url)
     workers["a"].wait(10)
     for name in ("b", "c"):
         out, _ = workers[name].communicate(timeout=120)
