@@ -8,6 +8,7 @@ otherwise send it again and again. `GET /healthz` answers for load balancers and
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -55,7 +56,15 @@ class WebhookServer:
         return web.Response(text="ok")
 
     async def _on_health(self, _request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", **self._health()})
+        """In a thread: on PostgreSQL the counts are queries, which must not hold up the
+        updates this loop serves. A failing store answers 503, so that a load balancer
+        sends the updates to another instance."""
+        try:
+            figures = await asyncio.to_thread(self._health)
+        except Exception as exc:  # any failure makes the instance unhealthy
+            log.error("health check failed: %s: %s", type(exc).__name__, str(exc)[:200])
+            return web.json_response({"status": "unavailable"}, status=503)
+        return web.json_response({"status": "ok", **figures})
 
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the port (useful with port 0)."""
