@@ -1,4 +1,4 @@
-"""Find damage in the data folder, and set it aside.
+"""Find damage in the data folder, and set it aside (on PostgreSQL: ``pg_doctor.py``).
 
 The check changes nothing (but what opening the audit log always does: cut a torn tail
 left by a crash) and is safe while the bot runs. It opens the store first, so a
@@ -232,6 +232,10 @@ def summary(findings: list[Finding]) -> str:
 
 
 def run_doctor(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    if settings.database_url:  # the data lives in the database: check it there
+        from counsel_bot.cli.pg_doctor import run_database_doctor
+
+        return run_database_doctor(args, settings, out)
     data = settings.data_dir
     if not is_initialised(data):  # and no key is created for it
         print(f"counsel-bot doctor: {data} has no keycheck file: "

@@ -292,9 +292,10 @@ class PgQueue:
 
     def unreadable(self, *, finish: bool = False) -> list[int]:
         """The ids of undone rows whose payload does not open (damaged in the database), by
-        id; with ``finish`` they are marked done, so that nobody claims them again (a claim
+        id; with ``finish`` they are copied, as they are, to ``counsel_quarantine`` (id
+        ``queue:<name>:<row id>``) and marked done, so that nobody claims them again (a claim
         that meets one raises ``DecryptionFailed`` and hands out nothing)."""
-        with self._pool.connection() as conn:
+        with self._pool.connection() as conn, conn.transaction():
             rows = conn.execute("SELECT id, uid, payload FROM counsel_queue WHERE queue = %s "
                                 "AND done_at IS NULL ORDER BY id", (self.name,)).fetchall()
             damaged = []
@@ -304,6 +305,9 @@ class PgQueue:
                 except (DecryptionFailed, ValueError):
                     damaged.append(int(rid))
             if finish and damaged:
+                conn.execute("INSERT INTO counsel_quarantine (id, blob) SELECT 'queue:' || "
+                             "queue || ':' || id, payload FROM counsel_queue "
+                             "WHERE id = ANY(%s) AND done_at IS NULL ORDER BY id", (damaged,))
                 conn.execute("UPDATE counsel_queue SET done_at = now(), lease_until = NULL "
                              "WHERE id = ANY(%s) AND done_at IS NULL", (damaged,))
         return damaged

@@ -376,6 +376,29 @@ class PostgresStore(ShardStoreBase[_Handle]):
         """True when ``blob`` opens with this store's key as the shard ``fid``."""
         return open_shard_blob(self._cipher, blob, fid) is not None
 
+    def quarantine_row(self, fid: str) -> str | None:
+        """Set a damaged shard aside under its row lock, if it is still damaged then
+        (``doctor --repair``); returns where it went, None when it opens now or is gone."""
+        self._check_open("quarantine")
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT set_config('lock_timeout', %s, true)",
+                         (f"{int(self._lock_timeout * 1000)}ms",))
+            row = conn.execute("SELECT blob FROM counsel_shards WHERE id = %s FOR UPDATE",
+                               (fid,)).fetchone()
+            if row is None or row[0] is None or self.blob_opens(fid, bytes(row[0])):
+                return None
+            (n,) = conn.execute("INSERT INTO counsel_quarantine (id, blob) SELECT id, blob "
+                                "FROM counsel_shards WHERE id = %s RETURNING n", (fid,)
+                                ).fetchone() or (None,)
+            conn.execute("DELETE FROM counsel_shards WHERE id = %s", (fid,))
+        return f"{self.where}#counsel_quarantine/{n}"
+
+    def queue_names(self) -> list[str]:
+        """The queues that have rows (doctor)."""
+        with self.pool.connection() as conn:
+            return [name for (name,) in conn.execute(
+                "SELECT DISTINCT queue FROM counsel_queue ORDER BY queue").fetchall()]
+
     def close(self) -> None:
         """Close the connection pool; later calls raise StoreUsageError."""
         if not self._closed:
