@@ -264,14 +264,21 @@ def run_doctor(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
                        "nothing was repaired. Stop the bot, then run 'counsel-bot doctor "
                        "--repair' again")
             return 1
-        if left:
-            doctor.say(f"still damaged ({summary(left)})")
-            doctor.say(_AUDIT_ADVICE)
-            return 1
-        doctor.say("repaired: the bot can start again")
-        return 0
+        return say_what_is_left(doctor.say, left, _AUDIT_ADVICE,
+                                "repaired: the bot can start again")
     finally:
         doctor.close()
+
+
+def say_what_is_left(say: Callable[[str], None], left: list[Finding], advice: str,
+                     repaired: str) -> int:
+    """The last lines of ``--repair``, and its exit code: 1 while damage is left."""
+    if left:
+        say(f"still damaged ({summary(left)})")
+        say(advice)
+        return 1
+    say(repaired)
+    return 0
 
 
 _AUDIT_ADVICE = ("the audit trail is evidence and doctor never changes it: keep the damaged "

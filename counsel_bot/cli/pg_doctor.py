@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from counsel_bot.cli.doctor import Finding, summary
+from counsel_bot.cli.doctor import Finding, say_what_is_left, summary
 from counsel_bot.config.settings import Settings
 
 AUDIT_ADVICE = ("the audit chain is evidence and doctor never changes it: keep the database "
@@ -126,11 +126,6 @@ def run_database_doctor(args: argparse.Namespace, settings: Settings, out: TextI
             assert finding.repair is not None
             doctor.say(finding.repair())
         left = [f for f in doctor.findings if f.repair is None]
-        if left:
-            doctor.say(f"still damaged ({summary(left)})")
-            doctor.say(AUDIT_ADVICE)
-            return 1
-        doctor.say("repaired")
-        return 0
+        return say_what_is_left(doctor.say, left, AUDIT_ADVICE, "repaired")
     finally:
         doctor.close()
