@@ -3,7 +3,8 @@
 Whoever changes a session (the command line in another process, or a case worker at the
 desk), this module tells the returnee and plans the reminders: 24 hours and 1 hour before,
 moved out of the returnee's quiet hours, never for a session that has passed, been moved or
-been cancelled.
+been cancelled, and none whose time had already passed when the session was planned (a
+session planned for this afternoon gets no "tomorrow").
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class Casework:
         starts = session.starts
         planned = []
         for kind, before, last_useful in REMINDERS:
+            if starts - before < now:  # "tomorrow" or "in one hour" would not be true now;
+                continue               # the notice of the session has just told its time
             due = out_of_quiet_hours(starts - before, case.timezone, self.quiet_hours,
                                      not_before=now, not_after=starts - last_useful)
             if due is None:

@@ -92,6 +92,23 @@ async def test_a_reminder_that_only_fits_in_the_night_is_not_sent(tmp_path, stor
     assert [kind for _, kind in _sent(world, timezone, SessionEvent)] == ["scheduled"]
 
 
+@pytest.mark.parametrize(("lead", "kinds"), [
+    (timedelta(hours=5), ["scheduled", "reminder_hour"]),  # no "tomorrow" for this afternoon
+    (timedelta(minutes=40), ["scheduled"]),  # nor "in one hour" 40 minutes before
+])
+async def test_a_reminder_whose_time_had_passed_when_the_session_was_planned_is_not_sent(
+        tmp_path, store_target, lead, kinds):
+    timezone, session_at = "Europe/Paris", "2026-12-02 15:00"
+    starts = parse_local(session_at, timezone)
+    world = build_world(tmp_path, store_at=store_target, now=starts - lead - DAY)
+    case = world.joined_case(timezone)
+    world.clock.now = starts - lead
+    _, session = world.registry.schedule_session(case.case_id, session_at, place="The office")
+    await world.casework.session_changed(session.session_id, "scheduled")
+    await world.run_until(starts)
+    assert [kind for _, kind in _sent(world, timezone, SessionEvent)] == kinds
+
+
 CHECKINS = [
     # timezone, the check-in hour, quiet hours, the day, when it is sent
     ("Europe/Paris", 10, QUIET, "2026-12-04", "2026-12-04 10:00"),
