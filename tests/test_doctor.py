@@ -16,14 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from counsel_bot.bootstrap import build_app
 from counsel_bot.cli.doctor import run_doctor
 from counsel_bot.config.settings import Settings
 from counsel_bot.runtime.inbox import Inbox
 from counsel_bot.runtime.journal import JOURNALS, data_journal
 from counsel_bot.store.crypto import ShardCipher
-from tests.conftest import shipped_context
 from tests.damage import damage_frame, flip, frames
+from tests.seeded_app import app_with_a_case
 
 WORKER = 9201
 SECRET = "Samira a peur de son propriétaire"  # what a returnee wrote: never printed
@@ -39,23 +38,18 @@ class Folder:
 def build(tmp_path: Path) -> Folder:
     """A data folder with a case, records in every journal, a note and audit entries."""
     settings = Settings.from_env({"COUNSEL_BOT_DATA_DIR": str(tmp_path / "data")})
-    app = build_app(settings, context=shipped_context())
+    app, case_id = app_with_a_case(settings, WORKER)
     try:
-        registry = app.conversations.registry
-        registry.add_caseworker(WORKER, "Nadia", language="en")
-        case, _invitation = registry.open_case(WORKER, "XS", "fr", "Europe/Paris")
-        app.audit.record("admin", "case_viewed", why="casework",
-                         details={"case_id": case.case_id})
         cipher = ShardCipher(app.key)
         for name in JOURNALS:
             journal = data_journal(settings.data_dir, name, cipher)
             journal.append([{"op": "test", "i": i, "text": SECRET} for i in range(3)])
             journal.close()
         Inbox(settings.data_dir, cipher).post({"type": "session", "text": SECRET})
-        shard = Path(app.store._handle(f"case:{case.case_id}", exclusive=False).data)
+        shard = Path(app.store._handle(f"case:{case_id}", exclusive=False).data)
     finally:
         app.close()
-    return Folder(settings.data_dir, case.case_id, shard)
+    return Folder(settings.data_dir, case_id, shard)
 
 
 def doctor(folder: Folder, *, repair: bool = False) -> tuple[int, str]:

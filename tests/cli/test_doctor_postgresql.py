@@ -15,14 +15,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from counsel_bot.bootstrap import build_app
 from counsel_bot.cli.doctor import run_doctor
 from counsel_bot.config.settings import Settings
 from counsel_bot.runtime.pg_inbox import PgInbox
 from counsel_bot.store.keys import encode_key
 from counsel_bot.store.pg_shared import PgQueue
 from counsel_bot.store.postgres import PostgresStore
-from tests.conftest import shipped_context
+from tests.seeded_app import app_with_a_case
 
 WORKER = 9202
 SECRET = "Samira a peur de son propriétaire"  # what a returnee wrote: never printed
@@ -38,15 +37,8 @@ def settings(tmp_path: Path, pg_url: str, key: bytes, monkeypatch) -> Settings:
 
 def build(settings: Settings, key: bytes) -> str:
     """A database with a case, audit entries, an outbox message and an inbox note."""
-    app = build_app(settings, context=shipped_context())
-    try:
-        registry = app.conversations.registry
-        registry.add_caseworker(WORKER, "Nadia", language="en")
-        case, _invitation = registry.open_case(WORKER, "XS", "fr", "Europe/Paris")
-        app.audit.record("admin", "case_viewed", why="casework",
-                         details={"case_id": case.case_id})
-    finally:
-        app.close()
+    app, case_id = app_with_a_case(settings, WORKER)
+    app.close()
     store = PostgresStore(settings.database_url or "", key)
     try:
         PgQueue(store, "outbox").put({"text": SECRET}, chat="1", key="m:1")
@@ -54,7 +46,7 @@ def build(settings: Settings, key: bytes) -> str:
         PgInbox(store).post({"type": "session", "text": SECRET})
     finally:
         store.close()
-    return case.case_id
+    return case_id
 
 
 def doctor(settings: Settings, case_id: str, *, repair: bool = False) -> tuple[int, str]:
