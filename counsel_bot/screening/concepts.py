@@ -401,7 +401,11 @@ class ConceptMatcher:
         found = {(c, lang) for c in self._index.romanized.get(lang, {}).get(token, ())}
         if not native:
             return "", frozenset(found)
-        found |= self._lookup(native, fuzzy)
+        # stems and typos on the reading only among the language's own words; another
+        # language's words count only as written: "le llamo manana", read as romanized
+        # Pashto for its marker "manana", made "llamo" "للامو", whose Arabic stem is "die"
+        found |= {t for t in self._lookup(native, fuzzy) if t[1] == lang}
+        found.update(self._index.exact.get(native, ()))
         if SCRIPTS.get(lang) == "arabic":
             skel = skeleton(native)
             table = self._index.skeletons.get(lang, {})

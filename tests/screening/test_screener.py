@@ -244,3 +244,24 @@ def test_no_romanized_reading_without_own_content_words(screener: Screener, text
 
 def test_romanized_reading_with_a_marker_still_applies(screener: Screener) -> None:
     assert screener.screen("main khudkushi kar lunga").severity == "urgent"
+
+
+def test_a_romanized_reading_finds_other_languages_words_only_as_written(
+        screener: Screener) -> None:
+    """"mañana" is a romanized Pashto marker ("thanks"); read so, "llamo" becomes "للامو",
+    whose Arabic stem is the word for die. Stems and typos of the reading count only among
+    the reading language's own words."""
+    assert screener.screen("Mi teléfono está muerto, le llamo mañana").severity == "none"
+    assert screener.screen("mene dushyv cholovik, ledve vtekla").severity == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "he is going to hurt my children",
+    "il a dit qu'il va faire du mal à mes enfants",
+    "dice que va a hacer daño a mis hijos",
+])
+def test_a_threat_to_hurt_someone_is_high(screener: Screener, text: str) -> None:
+    """Future-tense words ("going to", "va") are not a threat by themselves (they were
+    taken out of `threaten`), but with a verb of harm and a person they are one."""
+    result = screener.screen(text)
+    assert result.severity == "high" and "violence_abuse" in result.categories
