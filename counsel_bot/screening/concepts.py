@@ -34,6 +34,11 @@ passport rakh liya", the ergative marker). Laughter written in Latin letters ("l
 match words are listed by several languages (a loanword such as "passport"), only those
 the message is plausibly written in count: the languages with at least half the top
 language's share of the message's concept words (modifier words left out).
+Entry slots are scoped too (round 5): a slot filled by a function-like word
+(``language_scoped`` in the rules: neg, lack, cannot, me, love, now...) counts only when
+the word is in a language of the match's content words, a ``kin`` language of theirs
+(en/fr/es: "I can't respirar"), or one the message is evidently written in (its content
+words, or a romanized reading); see ``_scoped``.
 Combinations raise: ``escalate`` turns a high signal urgent when a clause also holds, say,
 ``now`` or ``blood``.
 """
@@ -42,7 +47,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -124,6 +129,12 @@ class Rules:
     window: int
     window_after: int
     semantic_cues: frozenset[str] = frozenset()
+    # function-like concepts ("not", "no", "me", "love", "now"): a word filling one of
+    # their slots counts only in a language of the match's content words (see find)
+    scoped: frozenset[str] = frozenset()
+    # languages people mix within one clause ("I can't respirar"): a word of one fills a
+    # scoped slot of an entry whose content words are in another
+    kin: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -277,7 +288,21 @@ def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
         frozenset().union(*(concepts(n, where) for n in dampen.get("clause", []))),
         int(negation.get("window", 4)), int(negation.get("window_after", 2)),
         frozenset().union(*(concepts(n, where) for n in _as_list(data.get("semantic_cues"),
-                                                                  where))))
+                                                                  where))),
+        frozenset().union(*(concepts(n, f"{where}language_scoped")
+                            for n in _as_list(data.get("language_scoped"), where))),
+        _kin(_as_list(data.get("kin"), f"{where}kin"), f"{where}kin"))
+
+
+def _kin(groups: list[Any], where: str) -> dict[str, frozenset[str]]:
+    """``kin: [[en, fr, es]]`` -> each language's kin (itself left out)."""
+    kin: dict[str, set[str]] = {}
+    for i, group in enumerate(groups):
+        if not isinstance(group, list) or not all(isinstance(g, str) for g in group):
+            raise LexiconError(f"{where}[{i}]: a list of language codes")
+        for lang in group:
+            kin.setdefault(lang, set()).update(set(group) - {lang})
+    return {lang: frozenset(ls) for lang, ls in kin.items()}
 
 
 Tagged = tuple[str, str]  # (concept, language whose file lists the word)
@@ -468,6 +493,8 @@ class ConceptMatcher:
         message: dict[str, int] = {}
         modifiers = self._modifiers()
         votes: dict[str, float] = {}
+        evidence: dict[str, float] = {}  # the same, function-like (scoped) words left out
+        message_langs: dict[str, set[str]] = {}  # concept -> languages, whole message
         laugh_langs: set[str] | None = set()
         for _, tokens, offsets in clauses:
             if not tokens:
@@ -484,6 +511,11 @@ class ConceptMatcher:
                 content = {lang for c, lang in pairs if c not in modifiers}
                 for lang in content:
                     votes[lang] = votes.get(lang, 0.0) + 1 / len(content)
+                strong = {lang for c, lang in pairs if c not in modifiers | rules.scoped}
+                for lang in strong:
+                    evidence[lang] = evidence.get(lang, 0.0) + 1 / len(strong)
+                for c, lang in pairs:
+                    message_langs.setdefault(c, set()).add(lang)
                 for c in rules.dampen_message & by_concept.keys():
                     if tokens[i].isascii():
                         laugh_langs = None  # "lol", "haha": laughter in any language
@@ -498,6 +530,10 @@ class ConceptMatcher:
             laugh_langs = None
         top = max(votes.values(), default=0.0)
         plausible = frozenset(lang for lang, v in votes.items() if v >= top / 2)
+        top = max(evidence.values(), default=0.0)
+        # languages the message is evidently written in: by its content words, or read
+        # as romanized (a marker, Arabizi digits: "ma 3andi", "mujhe")
+        evident = frozenset(lang for lang, v in evidence.items() if v >= top / 2) | set(translit)
         hits: list[ConceptHit] = []
         trivial_spans: list[tuple[int, int]] = []
         trivial_langs: list[frozenset[str]] = []
@@ -517,14 +553,24 @@ class ConceptMatcher:
                 if rule.scope == "clause" and not all(slot & where.keys()
                                                       for slot in rule.slots):
                     continue
-                chosen = _closest(rule, where, message)
-                if chosen is None:
+                def fits(combo: Sequence[int | None], rule: Rule = rule,
+                         at: list[set[str]] = at,
+                         langs: list[dict[str, set[str]]] = langs) -> bool:
+                    return self._scoped(rule, combo, at, langs, message_langs, plausible,
+                                        evident) is not None
+                placed = _closest(rule, where, message, fits if rules.scoped else None)
+                if placed is None:
                     continue
+                chosen = [i for i in placed if i is not None]
                 lo, hi = min(chosen), max(chosen)
                 severity = self._escalated(rule, where, message)
                 own = frozenset().union(*rule.slots)
+                allowed = (self._scoped(rule, placed, at, langs, message_langs, plausible,
+                                        evident) if rules.scoped else None)
                 match_langs = frozenset(lang for i in chosen for c in at[i] & own
-                                        for lang in langs[i][c])
+                                        for lang in langs[i][c]
+                                        if allowed is None or c not in rules.scoped
+                                        or lang in allowed)
                 # a loanword ("passport") is listed by many languages: keep those the
                 # message is plausibly in, when there are any
                 match_langs = (match_langs & plausible) or match_langs
@@ -568,6 +614,40 @@ class ConceptMatcher:
             own += any(lang == tr.language and c not in modifiers for c, lang in found)
         return own >= 2
 
+    def _scoped(self, rule: Rule, placed: Sequence[int | None], at: Sequence[set[str]],
+                langs: Sequence[Mapping[str, set[str]]], message_langs: Mapping[str, set[str]],
+                plausible: frozenset[str], evident: frozenset[str]) -> frozenset[str] | None:
+        """The languages a match's function-like words may be in, or None when one of its
+        slots is filled only by such a word of another language.
+
+        A slot met by a ``language_scoped`` concept alone ("not", "no", "me", "love",
+        "now") counts only when the word is in a language of the match's content words
+        (the other slots), or in one the message is evidently written in (``evident``):
+        Arabic "مو" (not) no longer fills the ``lack`` slot next to Pashto "ډوډۍ" (bread),
+        nor Russian "люблю" the ``love`` slot of a Ukrainian farewell. ``placed`` holds a
+        token position per slot, None for a slot met in another clause (``within:
+        message``: its words anywhere in the message count)."""
+        scoped = self.rules.scoped
+        content: set[str] = set()
+        bound: list[set[str]] = []
+        for slot, i in zip(rule.slots, placed, strict=True):
+            if i is None:
+                cs, of = slot & message_langs.keys(), message_langs
+            else:
+                cs, of = slot & at[i], langs[i]
+            words = cs - scoped
+            if words:
+                content.update(lang for c in words for lang in of[c])
+            else:
+                bound.append({lang for c in cs for lang in of[c]})
+        content = (content & plausible) or content
+        if not content:  # only function-like words: nothing to scope them by
+            return frozenset().union(*bound)
+        allowed = (content | evident).union(*(self.rules.kin.get(lang, ()) for lang in content))
+        if any(not ls & allowed for ls in bound):
+            return None
+        return frozenset(allowed)
+
     def _escalated(self, rule: Rule, first: Mapping[str, object],
                    message: Mapping[str, int]) -> str:
         severity = rule.severity
@@ -591,21 +671,31 @@ class ConceptMatcher:
 
 
 
-def _closest(rule: Rule, where: Mapping[str, list[int]], message: Mapping[str, int]
-             ) -> list[int] | None:
-    """Token positions, one per slot, spanning as few words as possible; None when a slot
-    is missing (a ``within: message`` slot may be met in another clause)."""
-    options: list[list[int]] = []
+def _closest(rule: Rule, where: Mapping[str, list[int]], message: Mapping[str, int],
+             fits: Callable[[Sequence[int | None]], bool] | None = None
+             ) -> list[int | None] | None:
+    """A token position per slot (None: a ``within: message`` slot met in another
+    clause), spanning as few words as possible and accepted by ``fits``; None when a slot
+    is missing or no combination fits."""
+    options: list[list[int | None]] = []
     for slot in rule.slots:
         positions = sorted({i for c in slot for i in where.get(c, ())[:MAX_POSITIONS]})
         if positions:
-            options.append(positions)
-        elif not (rule.scope == "message" and slot & message.keys()):
+            options.append(list(positions))
+        elif rule.scope == "message" and slot & message.keys():
+            options.append([None])
+        else:
             return None
-    if not options:
-        return None
-    best: list[int] | None = None
+    best: list[int | None] | None = None
+    best_span = 0
     for combo in itertools.product(*options):
-        if best is None or max(combo) - min(combo) < max(best) - min(best):
-            best = list(combo)
+        placed = [i for i in combo if i is not None]
+        if not placed:
+            return None
+        span = max(placed) - min(placed)
+        if best is not None and span >= best_span:
+            continue
+        if fits is not None and not fits(combo):
+            continue
+        best, best_span = list(combo), span
     return best

@@ -265,3 +265,56 @@ def test_a_threat_to_hurt_someone_is_high(screener: Screener, text: str) -> None
     taken out of `threaten`), but with a verb of harm and a person they are one."""
     result = screener.screen(text)
     assert result.severity == "high" and "violence_abuse" in result.categories
+
+
+@pytest.mark.parametrize(("text", "severity"), [
+    # Arabic "مو" (not) next to Pashto "ډوډۍ" (bread): "we bought bread (at the market
+    # today)", not lack + food (a Pashto idiom covers only "we cooked/ate bread")
+    ("ډوډۍ مو واخیسته", "none"),
+    ("نن مو ډوډۍ په بازار کې واخیسته", "none"),
+    # Russian "люблю" does not fill the love slot of a Ukrainian "tell mum": "tell mum I
+    # love her" (the Ukrainian file lists only past forms, a farewell)
+    ("скажіть мамі, що я її люблю", "none"),
+    # Somali/Pashto "na" (me) in Russian in Latin letters: "killing time at the station"
+    ("ubivaem vremya na vokzale", "none"),
+])
+def test_a_function_word_of_another_language_does_not_fill_a_slot(
+        screener: Screener, text: str, severity: str) -> None:
+    assert screener.read(text).result.severity == severity
+
+
+def test_the_concept_layer_leaves_we_cooked_bread(screener: Screener) -> None:
+    from counsel_bot.screening.normalize import normalize
+    assert screener.concepts is not None
+    assert not screener.concepts.find(normalize("ډوډۍ مو پخه کړه")).hits
+
+
+def test_an_arabic_word_does_not_fill_the_self_slot_of_a_persian_verb(
+        screener: Screener) -> None:
+    # "I can't breathe": "نفس" (breath) is Arabic "self"; "بکشم" is Persian "kill"
+    result = screener.read("نمی‌توانم نفس بکشم").result
+    assert (result.severity, result.categories) == ("urgent", ("medical_emergency",))
+
+
+@pytest.mark.parametrize(("text", "severity"), [
+    ("скажіть мамі, що я її любила", "urgent"),  # the Ukrainian file's own word
+    ("I can't respirar", "urgent"),  # kin languages (en, fr, es) mix within a clause
+    ("je peux pas breathe", "urgent"),
+    ("dile a mi madre que I love her", "urgent"),
+    ("ma 3andi food", "high"),  # Arabizi is read as such (digits): Arabic is evident
+    ("boss mujhe pay nahi kar raha", "high"),  # Roman Urdu (markers) with English words
+    ("main khud ko kill kar lunga", "urgent"),
+    ("mi hijo no puede breathe", "urgent"),
+])
+def test_mixed_language_slots_still_count(screener: Screener, text: str,
+                                          severity: str) -> None:
+    assert screener.read(text).result.severity == severity
+
+
+def test_kin_must_be_lists_of_languages(tmp_path) -> None:
+    from counsel_bot.screening.concepts import load_rules
+    from counsel_bot.screening.lexicon import LexiconError
+    path = tmp_path / "distress_rules.yaml"
+    path.write_text("kin: [en]\nentries: {}\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"kin\[0\]"):
+        load_rules(path, ())
