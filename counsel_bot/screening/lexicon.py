@@ -54,8 +54,11 @@ _GAP_MARK = "\x00"
 _ELEMENT = re.compile(r"\{[^{}]*\}|\x00|[^\s{}|\x00]+|\S")
 _WORD = re.compile(r"(?:[^\W_]|[\u0980-\u09ff]|\*)+")  # letters, digits, Bengali signs, *
 _GROUP_NAME = re.compile(r"^\w+$")
-_GAP_NC = rf"(?: \w++){{0,{GAP_TOKENS}}}"
-_GAP_CAP = rf"((?: \w++){{0,{GAP_TOKENS}}})"
+# a gap word: letters and digits, and Bengali vowel signs (combining marks, not \w), so
+# that a Bengali word such as "তোমরা" can stand in a gap (round 5)
+_GAP_WORD = r"[\w\u0980-\u09ff]++"
+_GAP_NC = rf"(?: {_GAP_WORD}){{0,{GAP_TOKENS}}}"
+_GAP_CAP = rf"((?: {_GAP_WORD}){{0,{GAP_TOKENS}}})"
 
 
 class LexiconError(ValueError):
