@@ -109,6 +109,12 @@ class Rule:
     firm: bool  # a fact (an act, a means) that laughter does not set aside
     where: str
     probable_urgent: bool = False  # a "check" that may hide urgent danger
+    # circumstances that set the signal aside for review (round 6): each alternative is a
+    # set of concepts that must all be found, in the match's clause (``unless``: "how long
+    # can detention last", a film about a death) or anywhere in the message
+    # (``unless_message``: "goodbye everyone, see you after my trip")
+    unless: tuple[frozenset[str], ...] = ()
+    unless_message: tuple[frozenset[str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,7 @@ class ConceptHit:
     negated: bool
     dampened: bool
     severity: str  # after escalation, before negation/dampening
+    excused: bool = False  # set aside by the entry's ``unless``: so is a phrase hit on it
 
 
 def _as_list(value: object, where: str) -> list[Any]:
@@ -254,7 +261,8 @@ def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
             if not isinstance(item, dict) or "concepts" not in item:
                 raise LexiconError(f"{here}: an entry is {{concepts: [...], severity: ...}}")
             unknown_keys = set(item) - {"concepts", "severity", "within", "firm", "note",
-                                        "negatable", "probable_urgent"}
+                                        "negatable", "probable_urgent", "unless",
+                                        "unless_message"}
             if unknown_keys:
                 raise LexiconError(f"{here}: unknown key(s) {sorted(unknown_keys)}")
             severity = item.get("severity")
@@ -272,7 +280,11 @@ def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
             entries.append(Rule(category, severity, slots, scope, bool(negatable),
                                 bool(item.get("firm", False)),
                                 f"{here} ({' + '.join('|'.join(sorted(s)) for s in slots)})",
-                                bool(item.get("probable_urgent", False))))
+                                bool(item.get("probable_urgent", False)),
+                                *(tuple(frozenset().union(*(concepts(c, f"{here}.{key}")
+                                                            for c in str(alt).split("+")))
+                                        for alt in _as_list(item.get(key), f"{here}.{key}"))
+                                  for key in ("unless", "unless_message"))))
     escalations = []
     for i, item in enumerate(_as_list(data.get("escalate"), f"{where}escalate")):
         here = f"{where}escalate[{i}]"
@@ -585,8 +597,19 @@ class ConceptMatcher:
                            for i, ls in damping)
                 laughs = laughing and (laugh_langs is None or bool(laugh_langs & match_langs))
                 damp = (laughs or near) and not rule.firm
+                # the entry's own circumstances ("unless"), in a language of the match or
+                # of the message
+                known = match_langs | evident
+                clause_langs: dict[str, set[str]] = {}
+                for by in langs:
+                    for c, ls in by.items():
+                        clause_langs.setdefault(c, set()).update(ls)
+                excused = any(all(clause_langs.get(c, set()) & known for c in alt)
+                              for alt in rule.unless) or any(
+                    all(message_langs.get(c, set()) & known for c in alt)
+                    for alt in rule.unless_message)
                 hits.append(ConceptHit(rule, offsets[lo], offsets[hi] + len(tokens[hi]),
-                                       negated, damp, severity))
+                                       negated, damp or excused, severity, excused))
         cues = [message[c] for c in rules.semantic_cues if c in message]
         return Findings(hits, laughing, frozenset(message), tuple(trivial_spans),
                         min(cues) if cues else None, tuple(trivial_langs),

@@ -11,6 +11,7 @@ from typing import Literal, Protocol
 from counsel_bot.screening.concepts import (
     DAMP_WINDOW,
     RULES_FILE,
+    ConceptHit,
     ConceptMatcher,
     LanguageConcepts,
     load_rules,
@@ -191,7 +192,10 @@ class Screener:
             lang = hit.entry.language
             if (found is not None and found.laughs_in(lang)) or any(
                     _near(norm, hit.start, hit.end, a, b) and lang in ls
-                    for (a, b), ls in zip(trivial, trivial_langs, strict=True)):
+                    for (a, b), ls in zip(trivial, trivial_langs, strict=True)) or any(
+                    c.excused and c.rule.category == hit.entry.category
+                    and c.start < hit.end and hit.start < c.end for c in concept_hits):
+                # (last: the same words, set aside by the concept entry's "unless")
                 severity, review = "none", True
             best = max(best, _RANK[severity])
             categories.add(hit.entry.category)
@@ -239,12 +243,18 @@ class Screener:
             found = self.concepts.find(norm, text)
             lines += [
                 f"{c.severity}{' (negated)' if c.negated else ''}"
-                f"{' (set aside: laughter or a trivial cause)' if c.dampened else ''} "
+                f"{_aside(c)} "
                 f"{c.rule.category}: {norm[c.start:c.end]!r} <- {c.rule.where}"
                 for c in found.hits
             ]
             lines.append("concepts found: " + ", ".join(sorted(found.concepts)))
         return lines
+
+
+def _aside(hit: ConceptHit) -> str:
+    if hit.excused:
+        return " (set aside: a circumstance in the entry's unless)"
+    return " (set aside: laughter or a trivial cause)" if hit.dampened else ""
 
 
 def _near(norm: str, start: int, end: int, a: int, b: int) -> bool:

@@ -318,3 +318,36 @@ def test_kin_must_be_lists_of_languages(tmp_path) -> None:
     path.write_text("kin: [en]\nentries: {}\n", encoding="utf-8")
     with pytest.raises(LexiconError, match=r"kin\[0\]"):
         load_rules(path, ())
+
+
+# round 6: an entry's `unless` (a circumstance in the match's clause) and `unless_message`
+# (anywhere in the message) set its signal aside for review; a phrase-layer hit on the same
+# words of the same category is set aside with it
+@pytest.mark.parametrize(("text", "severity", "review"), [
+    ("How long can immigration detention last in general?", "none", True),  # + phrase hit
+    ("How long can detention last? They arrested my husband yesterday", "high", True),
+    ("Goodbye everyone, see you after my trip to Lagos!", "none", True),
+    ("Goodbye everyone, forgive me", "urgent", False),
+    ("Last year I slept on the street, but now I have a flat", "none", True),
+    ("I slept on the street last night and now I have nothing", "high", False),
+    ("My phone died so I could not answer", "none", True),
+    ("My father is not responding", "urgent", False),
+])
+def test_unless_sets_a_signal_aside(screener: Screener, text: str, severity: str,
+                                    review: bool) -> None:
+    result = screener.read(text).result
+    assert (result.severity, result.review) == (severity, review)
+
+
+def test_unless_names_known_concepts(tmp_path) -> None:
+    from counsel_bot.screening.concepts import load_rules
+    from counsel_bot.screening.lexicon import LexiconError
+    path = tmp_path / "distress_rules.yaml"
+    path.write_text("entries:\n  detention:\n    - {concepts: [arrest], severity: high, "
+                    "unless_message: [past+nope]}\n", encoding="utf-8")
+    with pytest.raises(LexiconError, match=r"unless_message.*nope"):
+        load_rules(path, ("arrest", "past"))
+    path.write_text("entries:\n  detention:\n    - {concepts: [arrest], severity: high, "
+                    "unless: [past+arrest]}\n", encoding="utf-8")
+    rule = load_rules(path, ("arrest", "past")).entries[0]
+    assert rule.unless == (frozenset({"past", "arrest"}),) and rule.unless_message == ()
