@@ -332,6 +332,8 @@ def test_kin_must_be_lists_of_languages(tmp_path) -> None:
     ("I slept on the street last night and now I have nothing", "high", False),
     ("My phone died so I could not answer", "none", True),
     ("My father is not responding", "urgent", False),
+    ("I watched a film about a man who wants to die", "none", True),
+    ("I watched a film. I want to die", "urgent", False),  # a film in another clause
 ])
 def test_unless_sets_a_signal_aside(screener: Screener, text: str, severity: str,
                                     review: bool) -> None:
