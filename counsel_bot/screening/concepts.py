@@ -61,7 +61,7 @@ from rapidfuzz.distance import Levenshtein
 from counsel_bot import yaml_text
 from counsel_bot.screening.lexicon import CATEGORIES, LexiconError
 from counsel_bot.screening.normalize import CLAUSE_BREAK, normalize
-from counsel_bot.screening.translit import Transliterator, skeleton
+from counsel_bot.screening.translit import Transliterator, ethiopic_key, ethiopic_skeleton, skeleton
 
 RULES_FILE = "distress_rules.yaml"
 CONCEPT_SEVERITIES = ("urgent", "high", "check")
@@ -70,6 +70,7 @@ STEMMERS = {"ar": "arabic", "en": "english", "es": "spanish", "fa": "persian",
 MIN_STEM = {"arabic": 3}  # shorter stems are too ambiguous to find words by
 DEFAULT_MIN_STEM = 4
 FUZZY_MIN = 5  # words shorter than this must be spelled right (or listed as written)
+ETH_MIN_SKELETON = 3  # Ethiopic skeletons of fewer consonants are too ambiguous to match
 DAMP_WINDOW = 4  # a trivial cause this many words from a match sets it aside
 MAX_POSITIONS = 6  # per concept and clause, when looking for the tightest match
 LAUGHTER_EMOJI = re.compile("[\U0001F602\U0001F923\U0001F606\U0001F605\U0001F639\U0001F604]")
@@ -331,6 +332,10 @@ class _Index:
     fuzzy: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # script -> len
     fuzzy_concepts: dict[str, set[Tagged]] = field(default_factory=dict)
     romanized: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> word
+    # Ethiopic consonant skeletons (lang -> skeleton -> concepts), and of word* / *word
+    eth: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    eth_affixes: list[tuple[str, bool, Tagged]] = field(default_factory=list)  # (skel, prefix)
+    eth_keys: dict[str, set[Tagged]] = field(default_factory=dict)  # Ge'ez, last vowel dropped
 
 
 class ConceptMatcher:
@@ -369,6 +374,8 @@ class ConceptMatcher:
             ix.phrases.setdefault(tokens[0], []).append((tuple(tokens[1:]), (concept, lang)))
             return
         token = tokens[0]
+        if SCRIPTS.get(lang) == "ethiopic" and not as_written:
+            self._add_ethiopic(lang, concept, token, prefix, suffix)
         if SCRIPTS.get(lang, "latin") != "latin" and token.isascii():
             # a romanized word ("mout", "mikham"): only in a message written that way
             if not prefix and not suffix:
@@ -396,6 +403,42 @@ class ConceptMatcher:
             ix.fuzzy.setdefault(script_of(token), {}).setdefault(len(token), []).append(token)
             ix.fuzzy_concepts.setdefault(token, set()).update(ix.exact[token])
 
+    def _add_ethiopic(self, lang: str, concept: str, token: str, prefix: bool,
+                      suffix: bool) -> None:
+        """Index an Ethiopic-script language's word (Ge'ez, or Latin through the
+        language's table) by consonant skeleton: romanized vowels are unreliable, and
+        Ge'ez inflects by vowel order (ሞይቱ, ሞይታ, ሞይተ). Negation and damping words
+        (a trivial cause, laughter) are not: they must be written as listed."""
+        if concept in self._modifiers():
+            return
+        lc = self.languages[lang]
+        if not token.isascii() and not prefix and not suffix and len(token) >= 3:
+            self._index.eth_keys.setdefault(ethiopic_key(token), set()).add((concept, lang))
+        if token.isascii():
+            if lc.translit is None:
+                return
+            token = lc.translit.word(token)
+        skel = ethiopic_skeleton(token)
+        if len(skel) < ETH_MIN_SKELETON:
+            return
+        if prefix or suffix:
+            self._index.eth_affixes.append((skel, prefix, (concept, lang)))
+        else:
+            self._index.eth.setdefault(lang, {}).setdefault(skel, set()).add(concept)
+
+    def _ethiopic(self, native: str, lang: str) -> set[Tagged]:
+        """The concepts of ``lang`` whose Ethiopic skeleton is that of ``native``, or
+        that begin (``word*``) or end (``*word``) it, on a strictly longer word."""
+        skel = ethiopic_skeleton(native)
+        if len(skel) < ETH_MIN_SKELETON:
+            return set()
+        found = {(c, lang) for c in self._index.eth.get(lang, {}).get(skel, ())}
+        for affix, prefix, tagged in self._index.eth_affixes:
+            if tagged[1] == lang and len(skel) > len(affix) and (
+                    skel.startswith(affix) if prefix else skel.endswith(affix)):
+                found.add(tagged)
+        return found
+
     # -- looking words up ----------------------------------------------------------------
     def _lookup_uncached(self, token: str, fuzzy: bool = True) -> frozenset[Tagged]:
         ix = self._index
@@ -413,6 +456,8 @@ class ConceptMatcher:
             stem = stemmer.stemWord(token)
             if len(stem) >= MIN_STEM.get(STEMMERS[lang], DEFAULT_MIN_STEM):
                 found.update((c, lang) for c in ix.stems[lang].get(stem, ()))
+        if not found and script == "ethiopic" and len(token) >= 3:  # ሞይታ for ሞይቱ
+            found.update(ix.eth_keys.get(ethiopic_key(token), ()))
         if fuzzy and not found and len(token) >= FUZZY_MIN and not token.isdigit():
             found.update(self._fuzzy(token, script))
         return frozenset(found)
@@ -448,6 +493,11 @@ class ConceptMatcher:
             table = self._index.skeletons.get(lang, {})
             if len(skel) >= 3:
                 found.update((c, lang) for c in table.get(skel, ()))
+        elif SCRIPTS.get(lang) == "ethiopic" and fuzzy and not self._lookup(token, False):
+            # by consonant skeleton, like a typo: not as evidence that a message is
+            # romanized Tigrinya ("please delay" would be police + want), and not for a
+            # word of a Latin-script lexicon as written ("pills" is not ፖሊስ)
+            found |= self._ethiopic(native, lang)
         return native, frozenset(found)
 
     # -- matching ------------------------------------------------------------------------

@@ -353,3 +353,58 @@ def test_unless_names_known_concepts(tmp_path) -> None:
                     "unless: [past+arrest]}\n", encoding="utf-8")
     rule = load_rules(path, ("arrest", "past")).entries[0]
     assert rule.unless == (frozenset({"past", "arrest"}),) and rule.unless_message == ()
+
+# -- Ethiopic skeletons (round 6) ------------------------------------------------------------
+@pytest.mark.parametrize(("a", "b"), [
+    ("ክመውት", "ክሞውት"),  # vowel order dropped
+    ("ክቐትል", "ቀቲሉ"),  # ቐ/ቀ merged, doubled consonant once
+    ("ሓወይ", "ሃወይ"),  # ሐ/ሀ merged
+    ("ጽቡቕ", "ትስቡቅ"),  # ጸ is t + s
+    ("ጓለይ", "ጉወለይ"),  # a labialized letter is its consonant + w
+    ("ኣቦይ", "ዓቦይ"),  # the glottal carriers are dropped
+])
+def test_ethiopic_skeleton_merges_spelling_variants(a: str, b: str) -> None:
+    from counsel_bot.screening.translit import ethiopic_skeleton
+    assert ethiopic_skeleton(a) == ethiopic_skeleton(b)
+
+
+def test_ethiopic_skeleton_keeps_consonants_apart() -> None:
+    from counsel_bot.screening.translit import ethiopic_skeleton
+    assert ethiopic_skeleton("ክመውት") == "ከመወተ"
+    assert ethiopic_skeleton("ደልየ") != ethiopic_skeleton("ደቂሰ")
+    assert ethiopic_skeleton("abc ሰላም") == "ሰለመ"  # other letters dropped
+
+
+def test_ethiopic_key_drops_only_the_last_vowel() -> None:
+    from counsel_bot.screening.translit import ethiopic_key
+    assert ethiopic_key("ሞይቱ") == ethiopic_key("ሞይታ") == ethiopic_key("ሞይተ")
+    assert ethiopic_key("ውሒጠ") == ethiopic_key("ውሕጣ".replace("ሕ", "ሒ"))
+    assert ethiopic_key("ፈቲኑ") != ethiopic_key("ፈተና")  # "he tried" is not "exam"
+    assert ethiopic_key("ቕ") == ethiopic_key("ቀ")
+
+
+@pytest.mark.parametrize("text", [
+    "hiji kimewit edli",  # ክመውት, another vowel spelling
+    "ane kmeut deliye",
+    "nebsey kiqetil wesine",  # ክቐትል with i and q
+    "gualey ayitstenfsin ala",  # *ተንፍስን, ts as t + s
+    "ሓፍተይ ብዙሕ ከኒና ውሒጣ",  # she swallowed: ውሒጠ with another last vowel
+])
+def test_romanized_and_inflected_tigrinya_by_skeleton(screener: Screener, text: str) -> None:
+    assert screener.screen(text).severity == "urgent"
+
+
+@pytest.mark.parametrize("text", [
+    "ክሓንቀኒ ፈቲኑ፣ ብጸገም ኣምሊጠ",  # ፈቲኑ (he tried) is no trivial "exam" by skeleton
+    "please tell me the delay, ane",  # please ~ ፖሊስ, delay ~ ደልየ by skeleton: not read so
+    "ንባንክ ኣየናይ ፎርም የድሊ?",  # ኣየናይ (which) ~ romanized "aynye" only by skeleton
+])
+def test_ethiopic_skeletons_do_not_misread(screener: Screener, text: str) -> None:
+    result = screener.screen(text)
+    assert result.severity == ("urgent" if text.startswith("ክሓንቀኒ") else "none")
+
+
+def test_skeletons_give_no_romanized_reading_without_a_marker(screener: Screener) -> None:
+    """"please" and "delay" are ፖሊስ and ደልየ by skeleton, but skeletons are like typos:
+    they are not evidence that a Latin message is romanized Tigrinya."""
+    assert screener.screen("please wait, the bus has a delay").severity == "none"
