@@ -354,6 +354,7 @@ def test_unless_names_known_concepts(tmp_path) -> None:
     rule = load_rules(path, ("arrest", "past")).entries[0]
     assert rule.unless == (frozenset({"past", "arrest"}),) and rule.unless_message == ()
 
+
 # -- Ethiopic skeletons (round 6) ------------------------------------------------------------
 @pytest.mark.parametrize(("a", "b"), [
     ("ክመውት", "ክሞውት"),  # vowel order dropped
