@@ -336,6 +336,9 @@ class _Index:
     eth: dict[str, dict[str, set[str]]] = field(default_factory=dict)
     eth_affixes: list[tuple[str, bool, Tagged]] = field(default_factory=list)  # (skel, prefix)
     eth_keys: dict[str, set[Tagged]] = field(default_factory=dict)  # Ge'ez, last vowel dropped
+    # "!word": this form is NOT the concept, however else it would be found (a stem, a
+    # prefix such as Persian "نمی*", a typo): "نمیدونم" (I don't know) is no negation
+    excluded: dict[str, set[Tagged]] = field(default_factory=dict)
 
 
 class ConceptMatcher:
@@ -364,6 +367,10 @@ class ConceptMatcher:
     # -- building ------------------------------------------------------------------------
     def _add(self, lang: str, concept: str, word: str) -> None:
         ix = self._index
+        if word.startswith("!"):  # "!نمیدونم": not this form (round 7)
+            for token in normalize(word[1:].strip()).replace(CLAUSE_BREAK, " ").split()[:1]:
+                ix.excluded.setdefault(token, set()).add((concept, lang))
+            return
         as_written = word.startswith("=")  # "=partir": this form only, no stem, no typo
         word = word.lstrip("=")
         prefix, suffix = word.rstrip().endswith("*"), word.lstrip().startswith("*")
@@ -460,7 +467,7 @@ class ConceptMatcher:
             found.update(ix.eth_keys.get(ethiopic_key(token), ()))
         if fuzzy and not found and len(token) >= FUZZY_MIN and not token.isdigit():
             found.update(self._fuzzy(token, script))
-        return frozenset(found)
+        return frozenset(found - ix.excluded.get(token, set()))
 
     def _fuzzy(self, token: str, script: str) -> set[Tagged]:
         by_len = self._index.fuzzy.get(script)
@@ -498,7 +505,7 @@ class ConceptMatcher:
             # romanized Tigrinya ("please delay" would be police + want), and not for a
             # word of a Latin-script lexicon as written ("pills" is not ፖሊስ)
             found |= self._ethiopic(native, lang)
-        return native, frozenset(found)
+        return native, frozenset(found - self._index.excluded.get(token, set()))
 
     # -- matching ------------------------------------------------------------------------
     def clause_concepts(self, tokens: Sequence[str], translit: Sequence[str]

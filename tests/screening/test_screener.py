@@ -409,3 +409,41 @@ def test_skeletons_give_no_romanized_reading_without_a_marker(screener: Screener
     """"please" and "delay" are ፖሊስ and ደልየ by skeleton, but skeletons are like typos:
     they are not evidence that a Latin message is romanized Tigrinya."""
     assert screener.screen("please wait, the bus has a delay").severity == "none"
+
+
+def test_an_excluded_form_is_not_the_concept(tmp_path) -> None:
+    """``!word`` (round 7): this form is not the concept, though a prefix, a stem or a
+    typo would find it: Persian "نمیدونم" (I don't know) is no negation."""
+    from counsel_bot.screening.concepts import (
+        ConceptMatcher,
+        load_rules,
+        parse_language_concepts,
+    )
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("entries:\n  detention:\n    - {concepts: [police, keep_take], "
+                     "severity: high}\nnegative_concepts: []\n", encoding="utf-8")
+    data = {"concepts": {"police": ["پلیس"], "keep_take": ["=گرفته"],
+                         "neg_after": ["نمی*", "!نمیدونم"], "neg": ["نه"]}}
+    lc = parse_language_concepts(data, "fa", tmp_path / "fa.yaml")
+    matcher = ConceptMatcher([lc], load_rules(rules, lc.words))
+    found = matcher.find("پلیس پسرمو گرفته نمیدونم کجاست")
+    assert [h.negated for h in found.hits] == [False]
+    assert [h.negated for h in matcher.find("پلیس پسرمو گرفته نمیکنه").hits] == [True]
+    # "=گرفته" as written: "گرفتم" (I got) is not found by its stem
+    assert matcher.find("پلیس گرفتم").hits == []
+
+
+@pytest.mark.parametrize(
+    ("text", "severity"),
+    [
+        ("پلیس پسرمو گرفته و نمی‌دونم کجاست", "high"),  # "I don't know" negates nothing
+        ("نمی‌دونم چرا می‌خوام بمیرم", "urgent"),
+        ("قربانت شوم، تذکره‌ام را گرفتم", "none"),  # I got my tazkira
+        ("کارفرما پاسپورتمو گرفته", "high"),
+        ("mikham merci begam az hamatoon", "none"),  # "merci" is not "مرگ" by skeleton
+        ("ye mard mikhad bahat harf bezane", "none"),  # a man ("mard"), not "مرده"
+    ],
+)
+def test_round7_persian_forms(screener: Screener, text: str, severity: str) -> None:
+    assert screener.screen(text).severity == severity
