@@ -334,6 +334,8 @@ def test_kin_must_be_lists_of_languages(tmp_path) -> None:
     ("My father is not responding", "urgent", False),
     ("I watched a film about a man who wants to die", "none", True),
     ("I watched a film. I want to die", "urgent", False),  # a film in another clause
+    ("goodbye forever everyone, see you soon", "urgent", True),  # forever: not a trip
+    ("خداحافظ برای همیشه، شب بخیر", "urgent", False),  # goodbye forever, good night
 ])
 def test_unless_sets_a_signal_aside(screener: Screener, text: str, severity: str,
                                     review: bool) -> None:
