@@ -270,6 +270,10 @@ class SemanticLayer:
         else:
             opinion = "none"
         probable = bool(p_urgent >= t["check_urgent"])
+        if lexicon.severity == "check" and opinion == "high":
+            # the person is being asked directly whether they are safe, and the answer
+            # decides; an alert on top would come before it (only "urgent" overrides)
+            opinion = "check"
         if rank(opinion) <= rank(lexicon.severity):
             if probable and lexicon.severity == "check" and not lexicon.probable_urgent:
                 return _replace(lexicon, probable_urgent=True)

@@ -111,3 +111,42 @@ def test_an_http_embedding_endpoint_is_a_backend(tmp_path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+class _Says:
+    """An embedder and classifier pair whose opinion is fixed: probabilities of
+    (none, high, urgent) for every message."""
+
+    name = embedder = "fixed"
+
+    def __init__(self, none: float, high: float, urgent: float) -> None:
+        self.p = (none, high, urgent)
+        self.thresholds: dict[str, float] = {}
+
+    def embed(self, texts):
+        import numpy as np
+
+        return np.ones((len(texts), 4), dtype=np.float32) / 2
+
+    def probabilities(self, vectors):
+        return [self.p for _ in vectors]
+
+    def category(self, vector) -> str:
+        return "severe_distress"
+
+
+@pytest.mark.parametrize(("p", "severity"), [
+    ((0.0, 1.0, 0.0), "check"),  # a confident "high" does not replace the question
+    ((0.0, 0.1, 0.9), "urgent"),  # "urgent" does
+])
+def test_a_check_is_raised_by_the_semantic_layer_only_to_urgent(
+        screener: Screener, p: tuple[float, float, float], severity: str) -> None:
+    """While the person is asked whether they are safe, their answer decides; an alert on
+    top of the question would come before it."""
+    from counsel_bot.screening.semantic import SemanticLayer
+
+    says = _Says(*p)
+    both = screener.with_semantic(SemanticLayer(says, says))  # type: ignore[arg-type]
+    assert screener.screen("I am so alone").severity == "check"
+    assert both.screen("I am so alone").severity == severity
+    assert both.screen("I have nowhere to sleep tonight").severity in ("high", "urgent")
