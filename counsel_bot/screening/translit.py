@@ -40,7 +40,6 @@ def skeleton(word: str) -> str:
     return (head + rest.translate(_SKELETON_DROP)).translate(_SKELETON_SAME)
 
 
-
 # Ethiopic (Ge'ez) is a syllabary: each letter is a consonant with one of seven vowels, the
 # letters of one consonant in a row of 8 code points (U+1200 ...). Labialized rows ("kwa")
 # of their own: row start -> the consonant they labialize.
@@ -75,7 +74,6 @@ def ethiopic_skeleton(word: str) -> str:
             if not out or out[-1] != letter:
                 out.append(letter)
     return "".join(out)
-
 
 
 # Ge'ez spellings that vary for one sound (ቅ/ቕ, ሕ/ህ, ጽ/ፅ, ኣ/ዓ, ስ/ሥ): one letter each
