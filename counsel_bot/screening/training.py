@@ -171,6 +171,21 @@ def layer(embedder: Embedder, classifier: Classifier) -> SemanticLayer:
     return SemanticLayer(embedder, classifier)
 
 
+def _threshold(text: str) -> tuple[str, float]:
+    import argparse
+
+    name, _, value = text.partition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if name not in DEFAULT_THRESHOLDS or not 0.0 < number <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=VALUE with NAME one of {', '.join(DEFAULT_THRESHOLDS)} "
+            f"and 0 < VALUE <= 1, got {text!r}")
+    return name, number
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Rebuild the shipped classifier (data/classifier.npz) from data/train.jsonl.
 
@@ -178,7 +193,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     classifier's decision thresholds (how the shipped one is built: thresholds chosen anew
     have turned a lonely message into an alert instead of the safety question);
     ``python -m counsel_bot.screening.training tests/screening/testset`` chooses them again,
-    with the project's regression set as the dev set."""
+    with the project's regression set as the dev set; ``--threshold check=0.8`` sets one
+    (chosen on fresh training examples before the lexicons were tuned on them: see
+    ``benchmarks/screening_thresholds.py`` and docs/screening.md, round 9)."""
     import argparse
 
     from counsel_bot.screening.screener import default_screener
@@ -189,9 +206,13 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="labelled YAML cases for choosing the thresholds")
     parser.add_argument("--keep-thresholds", action="store_true",
                         help="keep the shipped classifier's thresholds")
+    parser.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                        type=_threshold, help="set one threshold (after --keep-thresholds)")
     args = parser.parse_args(argv)
     kept = (Classifier.from_bytes(PACKAGED_CLASSIFIER.read_bytes()).thresholds
             if args.keep_thresholds else None)
+    if args.threshold:
+        kept = {**(kept or DEFAULT_THRESHOLDS), **dict(args.threshold)}
     dev = [Example(c["text"], c["expected"], c.get("category"))
            for f in sorted(args.dev_dir.glob("*.yaml")) for c in yaml_text.load(f.read_text())
            ] if args.dev_dir and not kept else []

@@ -150,3 +150,14 @@ def test_a_check_is_raised_by_the_semantic_layer_only_to_urgent(
     assert screener.screen("I am so alone").severity == "check"
     assert both.screen("I am so alone").severity == severity
     assert both.screen("I have nowhere to sleep tonight").severity in ("high", "urgent")
+
+
+def test_a_threshold_is_set_by_name_and_a_wrong_one_is_refused() -> None:
+    import argparse
+
+    from counsel_bot.screening.training import _threshold
+
+    assert _threshold("check=0.8") == ("check", 0.8)
+    for wrong in ("check=1.5", "check=0", "chek=0.8", "check=high", "check"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            _threshold(wrong)
