@@ -179,9 +179,13 @@ def test_only_the_first_max_chars_are_screened(screener: Screener) -> None:
     ],
 )
 def test_no_catastrophic_backtracking(screener: Screener, text: str) -> None:
+    """A guard against exponential regex backtracking, which takes minutes on such text;
+    not a speed figure (about 0.1 s here on a loaded core; throughput is measured in
+    benchmarks/screening_throughput.py). The bound is wide so a busy CI worker never
+    trips it."""
     start = time.perf_counter()
     screener.screen(text)
-    assert time.perf_counter() - start < 0.5
+    assert time.perf_counter() - start < 5.0
 
 
 def test_checkin() -> None:
