@@ -40,6 +40,7 @@ _VARIANTS = (
     ("ة", "ه"), ("ە", "ه"), ("ۃ", "ه"), ("ہ", "ه"), ("ھ", "ه"),
     ("ك", "ک"), ("ڪ", "ک"),
     ("œ", "oe"), ("æ", "ae"), ("ø", "o"), ("ł", "l"), ("đ", "d"), ("ı", "i"),
+    ("\u02bc", "'"),  # the modifier-letter apostrophe of Ukrainian keyboards ("вбʼє") is a letter
 )
 _DIGIT_TABLE = {0x0660 + i: str(i) for i in range(10)} | {0x06F0 + i: str(i) for i in range(10)}
 

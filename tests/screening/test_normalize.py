@@ -85,6 +85,14 @@ def test_separators_and_clause_breaks() -> None:
     assert normalize("a_b") == "a b"
 
 
+def test_modifier_letter_apostrophe_separates_words_like_the_apostrophe() -> None:
+    # Ukrainian phone keyboards write U+02BC, a letter to \w: "вбʼє" was one word, the
+    # lexicon's "вб'є" two (round 9)
+    assert normalize("він вб\u02bcє мене, сімʼя") == normalize("він вб'є мене, сім'я") == (
+        "він вб є мене\nсім я"
+    )
+
+
 def test_arabizi_digits_are_part_of_words() -> None:
     assert normalize("Ana TA3BAN, 7ayati") == "ana ta3ban\n7ayati"
 
