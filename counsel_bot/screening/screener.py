@@ -148,7 +148,7 @@ class Screener:
         if rules_path.exists():
             names = {c for lc in concept_sets for c in lc.words}
             concepts = ConceptMatcher(concept_sets, load_rules(rules_path, names),
-                                      {w for lex in lexicons for w in lex.clause_breaks})
+                                      _concept_breaks(lexicons, concept_sets))
         return cls(lexicons, concepts, semantic)
 
     def with_semantic(self, semantic: SecondOpinion | None) -> Screener:
@@ -249,6 +249,26 @@ class Screener:
             ]
             lines.append("concepts found: " + ", ".join(sorted(found.concepts)))
         return lines
+
+
+def _concept_breaks(lexicons: Sequence[Lexicon],
+                    concept_sets: Sequence[LanguageConcepts]) -> set[str]:
+    """The clause-break words of every lexicon, for the concept layer, less those that
+    another language lists as one of its concept words (round 9: French "car", because,
+    is the English "car" of "we sleep in the car"; as a break it split every English
+    clause there). Such a word still ends a clause in its own lexicon's phrase patterns."""
+    by_word: dict[str, set[str]] = {}
+    for lex in lexicons:
+        for word in lex.clause_breaks:
+            by_word.setdefault(word, set()).add(lex.language)
+    listed: dict[str, set[str]] = {}
+    for lc in concept_sets:
+        for words in lc.words.values():
+            for word in words:
+                token = normalize(word.lstrip("=").strip())
+                if token and " " not in token:
+                    listed.setdefault(token, set()).add(lc.language)
+    return {w for w, langs in by_word.items() if not listed.get(w, set()) - langs}
 
 
 def _aside(hit: ConceptHit) -> str:

@@ -453,3 +453,20 @@ def test_an_excluded_form_is_not_the_concept(tmp_path) -> None:
 )
 def test_round7_persian_forms(screener: Screener, text: str, severity: str) -> None:
     assert screener.screen(text).severity == severity
+
+
+def test_another_languages_clause_break_does_not_split_a_concept_word(screener: Screener
+                                                                       ) -> None:
+    # round 9: French "car" (because) is the English concept word "car" (sleep + street):
+    # it no longer ends an English clause in the concept layer, so a resolved past sets
+    # "we slept in the car" aside; French keeps "car" as a break in its own patterns
+    from counsel_bot.screening.screener import _concept_breaks
+
+    assert screener.concepts is not None
+    assert "car" not in screener.concepts.breaks
+    assert {"but", "mais", "pero", "но"} <= screener.concepts.breaks
+    assert "car" in _concept_breaks(
+        [lex for lex in screener.lexicons if lex.language == "fr"], [])
+    past = screener.screen("Last year we slept in the car but now we have a flat")
+    assert past.severity == "none" and past.review
+    assert screener.screen("we are sleeping in the car tonight").severity == "high"
