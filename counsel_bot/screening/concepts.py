@@ -648,6 +648,13 @@ class ConceptMatcher:
                 reach = range(max(0, lo - self.rules.window),
                               min(len(at), hi + 1 + self.rules.window_after))
                 mine = set(chosen) | {i for i in reach if at[i] & own - {"neg", "neg_after"}}
+                # round 9: a negation of the match's content language is not "its own"
+                # merely because another language reads the same word as a function-like
+                # slot (Somali "na", us, next to Bengali / Pashto "na", not)
+                content = {lang for i in chosen for c in at[i] & own - rules.scoped
+                           for lang in langs[i][c]}
+                mine = {i for i in mine if not _foreign_slot(at[i], langs[i], own,
+                                                             rules.scoped, content)}
                 negated = rule.negatable and self._negated(at, langs, lo, hi, mine,
                                                            match_langs)
                 near = any(lo - DAMP_WINDOW <= i <= hi + DAMP_WINDOW and ls & match_langs
@@ -749,6 +756,16 @@ class ConceptMatcher:
         return any(i not in own and "neg_after" in at[i] and langs[i]["neg_after"] & match_langs
                    for i in range(hi + 1, min(len(at), hi + 1 + after)))
 
+
+
+def _foreign_slot(at: set[str], langs: Mapping[str, set[str]], own: frozenset[str],
+                  scoped: frozenset[str], content: set[str]) -> bool:
+    """Whether a word is a negation in one of the match's content languages and carries
+    the match's own concepts only as function-like (scoped) words of other languages."""
+    if not any(langs.get(n, set()) & content for n in ("neg", "neg_after")):
+        return False
+    slots = at & own - {"neg", "neg_after"}
+    return bool(slots) and all(c in scoped and not langs[c] & content for c in slots)
 
 
 def _closest(rule: Rule, where: Mapping[str, list[int]], message: Mapping[str, int],

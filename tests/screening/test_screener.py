@@ -470,3 +470,31 @@ def test_another_languages_clause_break_does_not_split_a_concept_word(screener: 
     past = screener.screen("Last year we slept in the car but now we have a flat")
     assert past.severity == "none" and past.review
     assert screener.screen("we are sleeping in the car tonight").severity == "high"
+
+
+def test_a_negation_is_not_another_languages_function_word(tmp_path) -> None:
+    """Round 9: Bengali / Pashto / Roman Urdu "na" (not) is also Somali "na" (us), a
+    ``me`` word. Next to a Bengali verb, that Somali reading neither makes the word part of
+    the match nor hides the negation: "amake mare na" (he does not beat me) is negated."""
+    from counsel_bot.screening.concepts import (
+        ConceptMatcher,
+        load_rules,
+        parse_language_concepts,
+    )
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("entries:\n  violence_abuse:\n    - {concepts: [hit, me], "
+                     "severity: high}\nnegative_concepts: [neg, neg_after]\n"
+                     "language_scoped: [neg, neg_after, me]\n"
+                     "negation: {window: 4, window_after: 2}\n", encoding="utf-8")
+    bn = parse_language_concepts({"concepts": {"hit": ["mare"], "me": ["amake"],
+                                               "neg": ["na"], "neg_after": ["na"]}},
+                                 "xb", tmp_path / "xb.yaml")
+    so = parse_language_concepts({"concepts": {"me": ["na"], "cut": ["saray"]}}, "xs",
+                                 tmp_path / "xs.yaml")
+    matcher = ConceptMatcher([bn, so], load_rules(rules, bn.words | so.words))
+    assert [h.negated for h in matcher.find("amake mare na").hits] == [True]  # after
+    # a word of the other language in the message: its "na" may fill the slot, and still
+    # negates ("khawand me na wahi", Somali "saray" in the clause)
+    assert [h.negated for h in matcher.find("na mare saray").hits] == [True]
+    assert [h.negated for h in matcher.find("amake mare").hits] == [False]
