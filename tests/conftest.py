@@ -61,7 +61,10 @@ def shipped_context() -> EngineContext:
     """The shipped content, validated as at start-up (loaded once per test process)."""
     global _CONTEXT
     if _CONTEXT is None:
-        _CONTEXT = load_context(Settings.from_env({})).at(NOW)
+        # Lexicons only, even when first built at collection time (outside _isolated_env).
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("COUNSEL_BOT_EMBEDDINGS", "none")
+            _CONTEXT = load_context(Settings.from_env({})).at(NOW)
     return _CONTEXT
 
 
