@@ -33,6 +33,11 @@ TRAIN_FILE = DATA / "train.jsonl"
 HELDOUT_FILE = DATA / "heldout.jsonl"
 LABELS = {"false_alarm": "none", "distress": "high"}
 MAX_FALSE_ALARMS = 0.05  # on the training folds, when choosing thresholds
+# Inverse regularisation of the level classifier. 16 rather than 4 (round 10): on 300 fresh
+# examples written for training (measured before they were trained on) urgent recall rose
+# 0.49 -> 0.54 and signal recall 0.76 -> 0.81 through the whole screener, false alarms equal;
+# leave-one-round-out cross-validation on train.jsonl agreed (urgent AUC 0.916 -> 0.922).
+LEVEL_C = 16.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def _fit(vectors: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.nda
     from sklearn.linear_model import LogisticRegression
 
     y = np.array([CLASSES.index(label) for label in labels])
-    model = LogisticRegression(C=4.0, class_weight="balanced", max_iter=2000)
+    model = LogisticRegression(C=LEVEL_C, class_weight="balanced", max_iter=3000)
     model.fit(vectors, y)
     weights = np.zeros((len(CLASSES), vectors.shape[1]), dtype=np.float32)
     bias = np.full(len(CLASSES), -30.0, dtype=np.float32)  # a class never seen: never
