@@ -245,16 +245,11 @@ def _screen_train(args: argparse.Namespace, settings: Settings) -> int:
     from counsel_bot.screening.semantic import SemanticLayer, save_classifier
     from counsel_bot.screening.training import (
         HELDOUT_FILE,
-        example_texts,
         project_examples,
         taught_examples,
         train,
     )
-    from counsel_bot.screening.vector_cache import (
-        RememberingEmbedder,
-        VectorCache,
-        embed_with_cache,
-    )
+    from counsel_bot.screening.vector_cache import RememberingEmbedder, VectorCache
     before = _screener(settings)
     if before.semantic is None:
         print("counsel-bot screen train: no semantic layer can run here (see the log); "
@@ -269,11 +264,9 @@ def _screen_train(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     examples = project_examples() + taught
     print(f"training on {len(examples)} examples ({len(taught)} taught by case workers)")
-    embedder = RememberingEmbedder(before.semantic.embedder)
+    embedder = RememberingEmbedder(before.semantic.embedder, VectorCache.load())
     before = before.with_semantic(SemanticLayer(embedder, before.semantic.classifier))
-    vectors = embed_with_cache(embedder, example_texts(examples), VectorCache.load())
-    classifier = train(embedder, examples, vectors=vectors,
-                       thresholds=before.semantic.thresholds)
+    classifier = train(embedder, examples, thresholds=before.semantic.thresholds)
     after = before.with_semantic(SemanticLayer(embedder, classifier))
     cases = read_cases(args.eval or HELDOUT_FILE)
     print(f"evaluation split: {args.eval or HELDOUT_FILE} ({len(cases)} messages)")

@@ -50,38 +50,21 @@ class VectorCache:
         path.write_bytes(buffer.getvalue())
 
 
-def embed_with_cache(embedder: Embedder, texts: Sequence[str],
-                     cache: VectorCache | None) -> np.ndarray:
-    """The embedder's vectors for ``texts``, taking those the cache holds for this model."""
-    if not texts:
-        return np.zeros((0, 0), dtype=np.float32)
-    usable = cache.vectors if cache is not None and cache.model == embedder.name else {}
-    keys = [text_key(t) for t in texts]
-    missing = [i for i, k in enumerate(keys) if k not in usable]
-    fresh = embedder.embed([texts[i] for i in missing]) if missing else None
-    if fresh is not None and not usable:
-        return np.asarray(fresh, dtype=np.float32)
-    dim = fresh.shape[1] if fresh is not None else len(next(iter(usable.values())))
-    out = np.empty((len(texts), dim), dtype=np.float32)
-    for i, k in enumerate(keys):
-        if k in usable:
-            out[i] = usable[k]
-    if fresh is not None:
-        out[missing] = fresh
-    return out
-
-
 class RememberingEmbedder:
-    """An embedder that embeds each text once per process: ``screen train`` screens the
-    evaluation split before and after retraining, and both ask for the same windows."""
+    """An embedder that embeds each text once: the texts a cache for the same model holds
+    are taken from it, and ``screen train`` screens the evaluation split before and after
+    retraining, asking twice for the same windows."""
 
-    def __init__(self, embedder: Embedder) -> None:
+    def __init__(self, embedder: Embedder, cache: VectorCache | None = None) -> None:
         self._embedder = embedder
         self.name = embedder.name
-        self._seen: dict[str, np.ndarray] = {}
+        usable = cache is not None and cache.model == embedder.name
+        self._seen: dict[bytes, np.ndarray] = dict(cache.vectors) if usable else {}
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._seen]
+        keys = [text_key(t) for t in texts]
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self._seen}
         if missing:
-            self._seen.update(zip(missing, self._embedder.embed(missing), strict=True))
-        return np.array([self._seen[t] for t in texts], dtype=np.float32)
+            fresh = self._embedder.embed(list(missing.values()))
+            self._seen.update(zip(missing, fresh, strict=True))
+        return np.array([self._seen[k] for k in keys], dtype=np.float32)

