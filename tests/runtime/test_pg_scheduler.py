@@ -116,7 +116,8 @@ async def test_done_rows_and_their_keys_are_forgotten_after_a_week(pg_store, pg_
 
 
 def _spawn(key: bytes, url: str, name: str, clock: datetime) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, WORKER, url, name],
+    tagged = f"{url}{'&' if '?' in url else '?'}application_name=worker-{name}"
+    proc = subprocess.Popen([sys.executable, WORKER, tagged, name],
                             env=subprocess_env(STORE_TEST_KEY=encode_key(key),
                                                CLOCK=clock.isoformat()),
                             stdout=subprocess.PIPE, text=True)
@@ -129,7 +130,10 @@ def _kill_holding_a_lease(worker: subprocess.Popen[str], name: str, url: str) ->
     """SIGKILL `worker` mid-way (100 items fired) at an instant when it holds leased items.
 
     The worker is frozen with SIGSTOP before the check, so that it cannot finish its batch
-    between the check and the kill; without a lease held, it runs on and is checked again."""
+    between the check and the kill; and the check waits until none of its statements is
+    still running on the server (a `complete` sent just before the freeze would otherwise
+    commit after the check: CI saw the killed worker's rows done, none taken again). Without
+    a lease held, it runs on and is checked again."""
     deadline = time.monotonic() + 60
     with psycopg.connect(url, autocommit=True) as conn:
         while time.monotonic() < deadline:
@@ -137,6 +141,7 @@ def _kill_holding_a_lease(worker: subprocess.Popen[str], name: str, url: str) ->
                                     (name,)).fetchone()
             if calls >= 100:
                 worker.send_signal(signal.SIGSTOP)
+                _wait_until_idle(conn, f"worker-{name}")
                 (held,) = conn.execute(
                     "SELECT count(*) FROM counsel_queue WHERE queue = 'schedule' AND "
                     "owner = %s AND done_at IS NULL AND lease_until > now()", (name,)).fetchone()
@@ -146,6 +151,20 @@ def _kill_holding_a_lease(worker: subprocess.Popen[str], name: str, url: str) ->
                 worker.send_signal(signal.SIGCONT)
             time.sleep(0.005)
     pytest.fail("the worker never held a lease after firing 100 items")
+
+
+def _wait_until_idle(conn: psycopg.Connection, application: str) -> None:
+    """Until no statement of the (frozen) worker's connections runs on the server: what it
+    sent before the freeze has landed (or, in an open transaction, dies with the kill)."""
+    time.sleep(0.05)  # what is still in the socket reaches its backend
+    for _ in range(400):
+        (running,) = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE "
+                                  "application_name = %s AND state = 'active'",
+                                  (application,)).fetchone()
+        if not running:
+            return
+        time.sleep(0.005)
+    pytest.fail(f"a statement of {application} ran for 2 s while it was frozen")
 
 
 @pytest.mark.slow
