@@ -156,6 +156,7 @@ class PgScheduler:
         self._stopping = False
         poll = self.poll if max_sleep is None else max_sleep
         while not self._stopping:
+            self._wake.clear()  # before the tick: a stop or an add during it is not lost
             try:
                 await self.tick()
                 due = await asyncio.to_thread(self.next_due)
@@ -165,7 +166,6 @@ class PgScheduler:
             delay = poll if due is None else (due - self.clock()).total_seconds()
             if delay <= 0:  # due, but held by another instance firing it
                 delay = poll
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(delay, poll))
 

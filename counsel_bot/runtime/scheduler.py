@@ -264,10 +264,10 @@ class Scheduler:
         self._loop = asyncio.get_running_loop()
         self._stopping = False
         while not self._stopping:
+            self._wake.clear()  # before the tick: a stop or an add during it is not lost
             await self.tick()
             due = self.next_due()
             delay = max_sleep if due is None else (due - self.clock()).total_seconds()
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), max(0.0, min(delay, max_sleep)))
 

@@ -3,6 +3,7 @@ backends (the journal `Scheduler` and `PgScheduler`, see the `schedules` fixture
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -199,3 +200,38 @@ async def test_an_item_fired_twice_across_a_crash_queues_once(tmp_path, schedule
     assert seen == [item_id, item_id]  # the same id on both firings
     assert outbox.pending == 1
     assert second.pending == 0
+
+
+@pytest.mark.parametrize("during", ["stop", "add"])
+async def test_a_stop_or_an_add_while_an_item_fires_is_not_lost(schedules: Schedules,
+                                                                during: str) -> None:
+    """The running scheduler sleeps up to 30 s between looks; a stop, or an item added now,
+    that arrives while a handler runs must take effect at once, not after that sleep. (The
+    stop was lost before the wake event was cleared ahead of the tick; the added item is
+    taken by the running tick itself, and stays guarded here.)"""
+    clock = Clock()
+    scheduler = schedules.open(clock)
+    fired: list[str] = []
+
+    async def slow(item: Item, now: datetime) -> None:
+        fired.append(item.id)
+        if len(fired) == 1:
+            await asyncio.sleep(0.4)  # the first item takes a moment
+
+    scheduler.on("test", slow)
+    first = scheduler.add("test", clock.now)
+    running = asyncio.create_task(scheduler.run(max_sleep=30.0))
+    for _ in range(100):
+        if fired:
+            break
+        await asyncio.sleep(0.01)
+    assert fired == [first]  # the first handler is running now
+    if during == "add":
+        second = scheduler.add("test", clock.now)
+        for _ in range(300):
+            if len(fired) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert fired == [first, second], "the item added while one fired waited for the poll"
+    scheduler.stop()
+    await asyncio.wait_for(running, 3)
