@@ -142,6 +142,9 @@ class Rules:
     # languages people mix within one clause ("I can't respirar"): a word of one fills a
     # scoped slot of an entry whose content words are in another
     kin: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    # concepts that void a message-wide excuse in the match's own clause: "at first I
+    # told everyone I'm fine, but now I want to die" is not a past trouble now resolved
+    present: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -304,7 +307,9 @@ def load_rules(path: Path, known_concepts: Iterable[str]) -> Rules:
                                                                   where))),
         frozenset().union(*(concepts(n, f"{where}language_scoped")
                             for n in _as_list(data.get("language_scoped"), where))),
-        _kin(_as_list(data.get("kin"), f"{where}kin"), f"{where}kin"))
+        _kin(_as_list(data.get("kin"), f"{where}kin"), f"{where}kin"),
+        frozenset().union(*(concepts(n, f"{where}present")
+                            for n in _as_list(data.get("present"), where))))
 
 
 def _kin(groups: list[Any], where: str) -> dict[str, frozenset[str]]:
@@ -668,10 +673,11 @@ class ConceptMatcher:
                 for by in langs:
                     for c, ls in by.items():
                         clause_langs.setdefault(c, set()).update(ls)
+                now_here = any(clause_langs.get(c, set()) & known for c in rules.present)
                 excused = any(all(clause_langs.get(c, set()) & known for c in alt)
-                              for alt in rule.unless) or any(
+                              for alt in rule.unless) or (not now_here and any(
                     all(message_langs.get(c, set()) & known for c in alt)
-                    for alt in rule.unless_message)
+                    for alt in rule.unless_message))
                 hits.append(ConceptHit(rule, offsets[lo], offsets[hi] + len(tokens[hi]),
                                        negated, damp or excused, severity, excused))
         cues = [message[c] for c in rules.semantic_cues if c in message]

@@ -340,6 +340,16 @@ def test_kin_must_be_lists_of_languages(tmp_path) -> None:
     ("I watched a film. I want to die", "urgent", False),  # a film in another clause
     ("goodbye forever everyone, see you soon", "urgent", True),  # forever: not a trip
     ("خداحافظ برای همیشه، شب بخیر", "urgent", False),  # goodbye forever, good night
+    # round 11 review: a present-time word in the match's clause voids the message's
+    # past + resolved ("last year in prison, better now, but right now I want to die")
+    # (the past prison stay itself is set aside for review)
+    ("L'an dernier j'étais en prison, je vais mieux, mais maintenant je veux mourir",
+     "urgent", True),
+    ("Hace unos años estuve preso, ya estoy mejor, pero ahora mismo quiero morir",
+     "urgent", True),
+    ("Hace unos años pensé en quitarme la vida, hoy estoy bien", "none", True),
+    # round 11 review: "rigoler" is no laughter marker ("no longer in the mood to laugh")
+    ("J'ai plus envie de rigoler, je veux mourir", "urgent", False),
 ])
 def test_unless_sets_a_signal_aside(screener: Screener, text: str, severity: str,
                                     review: bool) -> None:
