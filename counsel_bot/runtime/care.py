@@ -260,13 +260,16 @@ class Care:
         if alert["severity"] == "review":
             self._send_alert(worker, case, alert, "cw_alert_review", buttons=False)
             return  # (a review note has no buttons: nothing was alarmed)
-        self._send_alert(worker, case, alert, "cw_alert")
+        # recorded and its deadline planned before it can leave: the case worker may act on
+        # it at once ("show details" came into the audit trail before "raised"), and a
+        # kill after the send must not leave an alert that never goes to the backup
+        self._audit(case_id, "alert_raised", alert)
         deadline = timedelta(minutes=self.deployment.alert_deadline(alert["severity"]))
         self.scheduler.add("alert_deadline", datetime.fromisoformat(alert["at"]) + deadline,
                            {"case_id": case_id, "alert_id": alert_id},
                            tags=(f"case:{case_id}", f"alert:{alert_id}"),
                            key=f"alert_deadline:{alert_id}")
-        self._audit(case_id, "alert_raised", alert)
+        self._send_alert(worker, case, alert, "cw_alert")
 
     async def _on_alert_deadline(self, item: Item, now: datetime) -> None:
         case_id, alert_id = item.data["case_id"], item.data["alert_id"]

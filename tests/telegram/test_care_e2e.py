@@ -50,6 +50,7 @@ async def test_distress_reaches_the_case_worker_and_then_the_backup(
         assert text in details["text"]
         events = [e.event for e in bot.app.audit.entries()]
         assert "alert_raised" in events and "alert_details_viewed" in events
+        assert events.index("alert_raised") < events.index("alert_details_viewed")
 
         # Not acknowledged: after 15 minutes the worker is reminded and the backup alerted.
         scheduler = bot.runner.scheduler
