@@ -673,11 +673,11 @@ class ConceptMatcher:
                 for by in langs:
                     for c, ls in by.items():
                         clause_langs.setdefault(c, set()).update(ls)
-                now_here = any(clause_langs.get(c, set()) & known for c in rules.present)
                 excused = any(all(clause_langs.get(c, set()) & known for c in alt)
-                              for alt in rule.unless) or (not now_here and any(
+                              for alt in rule.unless) or (any(
                     all(message_langs.get(c, set()) & known for c in alt)
-                    for alt in rule.unless_message))
+                    for alt in rule.unless_message) and not any(
+                    clause_langs.get(c, set()) & known for c in rules.present))
                 hits.append(ConceptHit(rule, offsets[lo], offsets[hi] + len(tokens[hi]),
                                        negated, damp or excused, severity, excused))
         cues = [message[c] for c in rules.semantic_cues if c in message]
