@@ -11,7 +11,9 @@ as one. A word is found in a message:
   ``*نی`` when the author wrote one;
 * through the language's Snowball stemmer (PyStemmer: ar, en, es, fa, fr, ru), so
   "hanged", "باليأس", "таблетки" meet "hang", "يأس", "таблетка";
-* with one typo in words of 5-7 letters, two in longer ones (rapidfuzz Levenshtein);
+* with one typo in words of 5-7 letters, two in longer ones (rapidfuzz Levenshtein), but
+  not when the word and the one it is closest to are both everyday words of one language
+  ("eating" is not "hitting"; everyday.py);
 * in romanized writing: Arabizi, Finglish and Russian in Latin letters are transliterated
   into native script first (translit.py), and compared by consonant skeleton for Arabic
   script, where romanized vowels are unreliable.
@@ -59,6 +61,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from counsel_bot import yaml_text
+from counsel_bot.screening.everyday import EverydayWords
 from counsel_bot.screening.lexicon import CATEGORIES, LexiconError
 from counsel_bot.screening.normalize import CLAUSE_BREAK, normalize
 from counsel_bot.screening.translit import Transliterator, ethiopic_key, ethiopic_skeleton, skeleton
@@ -357,6 +360,7 @@ class ConceptMatcher:
         self._stemmers = {lang: Stemmer.Stemmer(STEMMERS[lang])
                           for lang in self.languages if lang in STEMMERS}
         self._translit = [lc.translit for lc in languages if lc.translit is not None]
+        self._everyday = EverydayWords(self.languages, FUZZY_MIN)
         self._index = _Index()
         for lc in languages:
             for concept, words in lc.words.items():
@@ -485,7 +489,12 @@ class ConceptMatcher:
             return set()
         best = process.extractOne(token, choices, scorer=Levenshtein.distance,
                                   score_cutoff=limit)
-        return set(self._index.fuzzy_concepts[best[0]]) if best else set()
+        if not best:
+            return set()
+        same_script = (lang for lang in self.languages if SCRIPTS.get(lang, "latin") == script)
+        if self._everyday.two_words(token, best[0], same_script):  # "eating", not "hitting"
+            return set()
+        return set(self._index.fuzzy_concepts[best[0]])
 
     def _translit_uncached(self, token: str, lang: str, fuzzy: bool = True
                            ) -> tuple[str, frozenset[Tagged]]:

@@ -95,6 +95,11 @@ def fold(text: str) -> str:
     return _CLAUSE.sub(CLAUSE_BREAK, text)
 
 
+def tokens_of(folded: str) -> list[str]:
+    """The words of text already folded (a list of words, one per line, say)."""
+    return _SEPARATORS.sub(" ", folded.replace("_", " ")).split()
+
+
 def glue(text: str) -> str:
     """Join a standalone Persian ``می``/``نمی``/``بی`` to the following word, and split an
     attached "and" from an Arabic negation (``وما`` -> ``و ما``)."""
