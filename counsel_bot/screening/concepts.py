@@ -361,6 +361,8 @@ class ConceptMatcher:
                           for lang in self.languages if lang in STEMMERS}
         self._translit = [lc.translit for lc in languages if lc.translit is not None]
         self._everyday = EverydayWords(self.languages, FUZZY_MIN)
+        self._latin = tuple(lang for lang in self.languages
+                            if SCRIPTS.get(lang, "latin") == "latin")
         self._index = _Index()
         for lc in languages:
             for concept, words in lc.words.items():
@@ -504,6 +506,11 @@ class ConceptMatcher:
         found = {(c, lang) for c in self._index.romanized.get(lang, {}).get(token, ())}
         if not native:
             return "", frozenset(found)
+        if self._everyday.is_everyday(token, self._latin):
+            # an everyday word of a Latin-script language ("explica", "please") is read
+            # only as written, as another lexicon's words are: not by stem, typo or skeleton
+            found.update(self._index.exact.get(native, ()))
+            return native, frozenset(found - self._index.excluded.get(token, set()))
         # stems and typos on the reading only among the language's own words; another
         # language's words count only as written: "le llamo manana", read as romanized
         # Pashto for its marker "manana", made "llamo" "للامو", whose Arabic stem is "die"

@@ -14,6 +14,11 @@ words or more, from Wikipedia, subtitles, news, books and the web). wordfreq is 
 updated (its data stops in 2021), which suits a list of everyday words; it has no list for
 Pashto, Somali or Tigrinya, whose typo tolerance is unchanged.
 
+The same lists keep an everyday word of a Latin-script language from being read as
+romanized Arabic, Persian, Urdu, Pashto or Tigrinya by stem, typo or consonant skeleton:
+Spanish "explica" had been read as a romanized word for hope. A romanized word the
+lexicon lists as written is still found.
+
 A list is kept as a sorted array of the words' hashes (about 2 MB for nine languages,
 against 39 MB as sets of strings), built once per process and language.
 """
@@ -66,6 +71,10 @@ class EverydayWords:
         key = hash(word)
         at = int(np.searchsorted(hashes, key))
         return at < len(hashes) and int(hashes[at]) == key
+
+    def is_everyday(self, token: str, languages: Iterable[str]) -> bool:
+        """Whether ``token`` is an everyday word of one of ``languages``."""
+        return any(self._has(lang, token) for lang in languages)
 
     def two_words(self, token: str, word: str, languages: Iterable[str]) -> bool:
         """True when ``token`` is not a misspelling of ``word``: both are everyday words of

@@ -51,3 +51,15 @@ def test_an_inflected_form_is_still_found_by_typo_tolerance(screener: Screener) 
     text = "Я купив мотузку, завтра мене вже не буде"  # I bought a rope, tomorrow I'll be gone
     assert {"buy", "rope"} <= concepts_found(screener, text)
     assert screener.screen(text, "uk").severity == "urgent"
+
+
+def test_an_everyday_latin_word_is_not_read_as_romanized_arabic_script(screener: Screener
+                                                                      ) -> None:
+    # Spanish "explica" (explains) had been read, by consonant skeleton, as a romanized
+    # word for hope: "nobody explains anything to me" became "no hope"
+    text = "ya van 9 dias en tapachula, nadie me explica nada"
+    assert "hope" not in concepts_found(screener, text)
+
+
+def test_a_romanized_word_is_still_read(screener: Screener) -> None:
+    assert screener.screen("ana bade mout", "ar").severity == "urgent"  # I want to die
