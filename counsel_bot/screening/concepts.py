@@ -361,8 +361,10 @@ class ConceptMatcher:
                           for lang in self.languages if lang in STEMMERS}
         self._translit = [lc.translit for lc in languages if lc.translit is not None]
         self._everyday = EverydayWords(self.languages, FUZZY_MIN)
-        self._latin = tuple(lang for lang in self.languages
-                            if SCRIPTS.get(lang, "latin") == "latin")
+        self._by_script: dict[str, tuple[str, ...]] = {}
+        for lang in self.languages:
+            script = SCRIPTS.get(lang, "latin")
+            self._by_script[script] = (*self._by_script.get(script, ()), lang)
         self._index = _Index()
         for lc in languages:
             for concept, words in lc.words.items():
@@ -493,8 +495,8 @@ class ConceptMatcher:
                                   score_cutoff=limit)
         if not best:
             return set()
-        same_script = (lang for lang in self.languages if SCRIPTS.get(lang, "latin") == script)
-        if self._everyday.two_words(token, best[0], same_script):  # "eating", not "hitting"
+        if self._everyday.two_words(token, best[0], self._by_script.get(script, ())):
+            # "eating" is not a typo of "hitting"
             return set()
         return set(self._index.fuzzy_concepts[best[0]])
 
@@ -506,16 +508,19 @@ class ConceptMatcher:
         found = {(c, lang) for c in self._index.romanized.get(lang, {}).get(token, ())}
         if not native:
             return "", frozenset(found)
-        if self._everyday.is_everyday(token, self._latin):
+        found.update(self._index.exact.get(native, ()))
+        if not self._everyday.is_everyday(token, self._by_script.get("latin", ())):
             # an everyday word of a Latin-script language ("explica", "please") is read
             # only as written, as another lexicon's words are: not by stem, typo or skeleton
-            found.update(self._index.exact.get(native, ()))
-            return native, frozenset(found - self._index.excluded.get(token, set()))
+            found |= self._read_loosely(token, native, lang, fuzzy)
+        return native, frozenset(found - self._index.excluded.get(token, set()))
+
+    def _read_loosely(self, token: str, native: str, lang: str, fuzzy: bool) -> set[Tagged]:
+        """A romanized word's concepts found by stem, typo or consonant skeleton."""
         # stems and typos on the reading only among the language's own words; another
         # language's words count only as written: "le llamo manana", read as romanized
         # Pashto for its marker "manana", made "llamo" "للامو", whose Arabic stem is "die"
-        found |= {t for t in self._lookup(native, fuzzy) if t[1] == lang}
-        found.update(self._index.exact.get(native, ()))
+        found = {t for t in self._lookup(native, fuzzy) if t[1] == lang}
         if SCRIPTS.get(lang) == "arabic":
             skel = skeleton(native)
             table = self._index.skeletons.get(lang, {})
@@ -526,7 +531,7 @@ class ConceptMatcher:
             # romanized Tigrinya ("please delay" would be police + want), and not for a
             # word of a Latin-script lexicon as written ("pills" is not ፖሊስ)
             found |= self._ethiopic(native, lang)
-        return native, frozenset(found - self._index.excluded.get(token, set()))
+        return found
 
     # -- matching ------------------------------------------------------------------------
     def clause_concepts(self, tokens: Sequence[str], translit: Sequence[str]
