@@ -91,13 +91,14 @@ async def join(bot: LiveBot, user: int, code: str, lang: str, *, alerts: bool = 
     await bot.text(user, f"/start {code}", language_code="en")
     await bot.replies(user, 2, since=0)
     await bot.settle()
-    await bot.press(user, button_data(api.messages_to(user)[-1], language_name(lang)))
-    await bot.settle()
     tr = bot.app.context.translator(lang)
-    for label in (tr("Yes, I agree"),
+    for label in (language_name(lang), tr("Yes, I agree"),
                   tr("Yes, alert my case worker") if alerts else tr("No, do not alert"),
                   tr("Yes, send check-ins") if checkins else tr("No check-ins")):
+        mark = api.mark()
         await bot.press(user, button_data(api.messages_to(user)[-1], label))
+        # its answer first: settle() alone can look before a loaded bot has polled the press
+        await bot.replies(user, since=mark, timeout=30)
         await bot.settle()
 
 
