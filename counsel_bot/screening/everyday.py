@@ -66,11 +66,15 @@ def cache_dir() -> Path:
 
 
 @cache
+def _cache_version() -> str:
+    """wordfreq's version and a digest of normalize.py (how words are folded): read once
+    per process, not once per language."""
+    source = Path(inspect.getfile(fold)).read_bytes()
+    return f"wordfreq{version('wordfreq')}-{hashlib.blake2b(source, digest_size=6).hexdigest()}"
+
+
 def _cache_name(language: str, min_length: int) -> str:
-    source = Path(inspect.getfile(fold)).read_bytes()  # normalize.py: how words are folded
-    code = hashlib.blake2b(source, digest_size=6).hexdigest()
-    return (f"everyday-{language}-{WORDLIST}-{min_length}-wordfreq{version('wordfreq')}"
-            f"-{code}.npy")
+    return f"everyday-{language}-{WORDLIST}-{min_length}-{_cache_version()}.npy"
 
 
 def _build(language: str, min_length: int) -> np.ndarray:
