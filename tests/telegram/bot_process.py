@@ -14,9 +14,11 @@ from tests.fake_bot_api.server import FakeBotApi
 
 class BotProcess:
     def __init__(self, api: FakeBotApi, tmp_path: Path, framework: str, mode: str, *,
-                 args: list[str] | None = None, env: dict[str, str] | None = None) -> None:
+                 args: list[str] | None = None, env: dict[str, str] | None = None,
+                 verbose: bool = False) -> None:
         self.api, self.tmp_path, self.framework, self.mode = api, tmp_path, framework, mode
         self.args, self.env = list(args or []), dict(env or {})
+        self.verbose = verbose
         self.process: asyncio.subprocess.Process | None = None
         self.port = _free_port()
         self.logs: list[str] = []
@@ -37,12 +39,31 @@ class BotProcess:
         self.starts += 1
         with open(log_path, "wb") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "counsel_bot.cli", "run", *args, env=env,
+                sys.executable, "-m", "counsel_bot.cli", *(["-v"] if self.verbose else []),
+                "run", *args, env=env,
                 stdout=log, stderr=log, start_new_session=True)
 
     def kill(self) -> None:
         assert self.process is not None
         os.killpg(self.process.pid, signal.SIGKILL)
+
+    async def stop(self, how: signal.Signals = signal.SIGTERM, *, group: bool = False,
+                   timeout: float = 30.0) -> int:
+        """Signal the bot (or, like Ctrl-C in a terminal, its whole process group) and wait
+        for it to end; killed if it has not ended by then."""
+        assert self.process is not None
+        if self.process.returncode is None:
+            if group:
+                os.killpg(self.process.pid, how)
+            else:
+                self.process.send_signal(how)
+        try:
+            return await asyncio.wait_for(self.process.wait(), timeout)
+        except TimeoutError:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            await self.process.wait()
+            raise AssertionError(f"the bot did not stop within {timeout}s:\n"
+                                 f"{self.log_text()[-3000:]}") from None
 
     async def wait(self) -> int:
         assert self.process is not None
