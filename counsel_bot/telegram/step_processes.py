@@ -13,9 +13,13 @@ in two places. The two ends talk in length-prefixed frames (frames.py) over a so
 
 The parent holds each chat's turn while its step is out (TelegramChats.locked), so a chat
 never has two steps in flight; requests go to the worker chosen by the chat all the same,
-which keeps a chat's shard warm in one process. A worker that dies fails the steps it held
-(they are logged, and come again from the update journal or the scheduler at the next
-start) and is started again.
+which keeps a chat's shard warm in one process. A worker that dies is started again, and
+the steps it held, or that came while it was starting, wait for it and are sent to the new
+one: the update was already marked received, so failing the step would lose what the person
+sent. Sending a step again repeats nothing: a step is kept under its key in the same
+transaction as its outcome, so one that was done before the worker died is answered from
+what was kept, and the outbox queues each of its messages once. A step that the new worker
+loses too (it may be what kills them) fails and is logged.
 
 Workers read the wall clock: a test that moves time by hand steps in the bot's own process.
 """
@@ -44,8 +48,18 @@ log = logging.getLogger(__name__)
 WorkerParts = Callable[[Settings], tuple[ConversationService, OutcomeCodec, Callable[[], None]]]
 
 
+READY_TIMEOUT = 120.0
+"""How long a step waits for its worker to be (re)started before it fails."""
+TRIES = 2
+"""How many workers a step may be sent to: the one that held it and one started after it."""
+
+
 class StepFailed(Exception):
     """The worker could not step the request (it logged why, without the person's words)."""
+
+
+class WorkerEnded(StepFailed):
+    """The worker ended while it held the request, or was not running when it came."""
 
 
 def _worker_main(sock: socket.socket, settings: Settings, parts: WorkerParts,
@@ -90,6 +104,7 @@ class _Worker:
         self.writer: asyncio.StreamWriter | None = None
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.reading: asyncio.Task[None] | None = None
+        self.ready = asyncio.Event()  # started and reading results; cleared when it ends
 
 
 class StepProcesses:
@@ -125,19 +140,50 @@ class StepProcesses:
         if ready != "ready":
             raise RuntimeError(f"step process {worker.number} did not start")
         worker.reading = asyncio.create_task(self._read_results(worker))
+        worker.ready.set()
 
     async def __call__(self, request: StepRequest) -> StepOutcome:
-        """Step a request in its chat's worker; raises StepFailed."""
+        """Step a request in its chat's worker, on the next one if that one ends (see the
+        module docstring); raises StepFailed."""
         worker = self._workers[chat_id_of(request.chat) % len(self._workers)]
-        if worker.writer is None or worker.writer.is_closing():
-            raise StepFailed("step process unavailable")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        worker.waiting.append(future)
-        worker.writer.write(frames.encode(request))
-        result = await future
+        tries = 1
+        while True:
+            try:
+                result = await self._send(worker, request)
+                break
+            except WorkerEnded:
+                if tries == TRIES or self._stopping:
+                    raise
+                tries += 1
+                log.warning("step process %d ended while it held a step; the step is sent "
+                            "to the one started after it", worker.number)
         if isinstance(result, str):
             raise StepFailed(result)
         return result  # type: ignore[no-any-return]
+
+    async def _send(self, worker: _Worker, request: StepRequest) -> Any:
+        await self._until_running(worker)
+        assert worker.writer is not None
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        worker.waiting.append(future)
+        worker.writer.write(frames.encode(request))
+        return await future
+
+    async def _until_running(self, worker: _Worker) -> None:
+        """Until the worker is started and reading (it may be starting again)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + READY_TIMEOUT
+        while not (worker.ready.is_set() and worker.writer is not None
+                   and not worker.writer.is_closing()):
+            if self._stopping:
+                raise WorkerEnded("the step processes are stopping")
+            if loop.time() > deadline:
+                raise StepFailed(f"step process {worker.number} is not running")
+            if worker.ready.is_set():  # its end is not noticed yet
+                await asyncio.sleep(0.05)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(worker.ready.wait(), 1.0)  # and look at stopping
 
     async def _read_results(self, worker: _Worker) -> None:
         assert worker.reader is not None
@@ -149,6 +195,7 @@ class StepProcesses:
                     future.set_result(result)
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
+        worker.ready.clear()
         self._fail_waiting(worker)
         if not self._stopping:
             code = worker.process.exitcode if worker.process else None
@@ -169,7 +216,7 @@ class StepProcesses:
         while worker.waiting:
             future = worker.waiting.popleft()
             if not future.done():
-                future.set_exception(StepFailed("step process ended"))
+                future.set_exception(WorkerEnded("step process ended"))
 
     async def stop(self) -> None:
         """Let each worker finish what it holds, then end it."""

@@ -4,12 +4,14 @@ effects (alerts), and a worker that dies is replaced without taking the bot down
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from counsel_bot.telegram.step_processes import StepProcesses
 from counsel_bot.telegram.updates import chat_key
 from tests.telegram.conftest import (
     button_data,
@@ -54,6 +56,17 @@ async def test_distress_in_a_step_process_alerts_the_case_worker(fake_bot_api, t
         await stop_bot(bot)
 
 
+async def _replaced(processes: StepProcesses, first: object) -> None:
+    """Until the worker that ended is replaced by one started and reading (the parent sees
+    the end of the pipe; a start may take a while on a loaded machine)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 90
+    worker = processes._workers[0]
+    while worker.process is first or not worker.ready.is_set():
+        assert loop.time() < deadline, "the step process was not replaced"
+        await asyncio.sleep(0.05)
+
+
 async def test_a_killed_step_process_is_replaced(fake_bot_api, tmp_path, framework, caplog):
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
     api = fake_bot_api
@@ -62,18 +75,35 @@ async def test_a_killed_step_process_is_replaced(fake_bot_api, tmp_path, framewo
         assert processes is not None
         first = processes._workers[0].process
         os.kill(first.pid, signal.SIGKILL)
-        for _ in range(200):  # the parent notices the end of the pipe and starts another
-            worker = processes._workers[0]
-            if worker.process is not first and worker.writer is not None \
-                    and not worker.writer.is_closing():
-                break
-            await bot.settle()
-        assert processes._workers[0].process is not first
+        await _replaced(processes, first)
         assert "step process 0 ended" in caplog.text
         mark = api.mark()
         await bot.text(RETURNEE, "/start", language_code="en")
         await bot.replies(RETURNEE, 2, since=mark)
         assert bot.app.conversations.state_of(chat_key(RETURNEE)).position is not None
+    finally:
+        await stop_bot(bot)
+
+
+async def test_what_a_dying_step_process_held_is_answered_by_the_next_once(
+        fake_bot_api, tmp_path, framework, caplog):
+    """The update was marked received: failing its step would lose what the person sent.
+    It waits for the next worker and is answered there, once."""
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
+    api = fake_bot_api
+    try:
+        processes = bot.runner.processes
+        assert processes is not None
+        first = processes._workers[0].process
+        mark = api.mark()
+        os.kill(first.pid, signal.SIGKILL)
+        await bot.text(RETURNEE, "/start", language_code="en")  # while it dies
+        answers = await bot.replies(RETURNEE, 2, since=mark, timeout=90)
+        await _replaced(processes, first)
+        await bot.settle()
+        assert api.sent[mark:] == answers  # nothing twice
+        assert bot.app.conversations.state_of(chat_key(RETURNEE)).position is not None
+        assert "could not be handled" not in caplog.text
     finally:
         await stop_bot(bot)
 
