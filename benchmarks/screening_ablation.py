@@ -3,13 +3,13 @@
     .venv/bin/python benchmarks/screening_ablation.py FILE.jsonl [--semantic]
 
 Screens FILE with the shipped lexicons, then again with one way of reading a word turned off
-at a time (stems, typo tolerance, word prefixes and suffixes, Arabic-script consonant
-skeletons, Ethiopic skeletons, romanized reading), and prints for each: the figures (urgent
-recall / signal recall / false alarms, overall and plain), the false alarms it removes and
-the signals it loses. A reading that causes many false alarms and finds few signals in
-writing that was not tuned on is a candidate for a general rule (docs/screening.md, round
-13). Only counts are printed, never a message. The held-out split never chooses anything,
-so it is refused.
+at a time (stems, Russian and Ukrainian dictionary forms, typo tolerance, word prefixes and
+suffixes, Arabic-script consonant skeletons, Ethiopic skeletons, romanized reading), and
+prints for each: the figures (urgent recall / signal recall / false alarms, overall and
+plain), the false alarms it removes and the signals it loses. A reading that causes many
+false alarms and finds few signals in writing that was not tuned on is a candidate for a
+general rule (docs/screening.md, round 13). Only counts are printed, never a message.
+The held-out split never chooses anything, so it is refused.
 """
 
 from __future__ import annotations
@@ -48,6 +48,10 @@ def _no_ethiopic_skeletons(m: ConceptMatcher) -> None:
     m._index.eth, m._index.eth_affixes, m._index.eth_keys = {}, [], {}
 
 
+def _no_dictionary_forms(m: ConceptMatcher) -> None:
+    m._lemmatisers = {}
+
+
 def _no_romanized(m: ConceptMatcher) -> None:
     m._translit = []
 
@@ -55,7 +59,7 @@ def _no_romanized(m: ConceptMatcher) -> None:
 ABLATIONS: dict[str, Callable[[ConceptMatcher], None]] = {
     "stems": _no_stems, "typos": _no_typos, "affixes": _no_affixes,
     "arabic skeletons": _no_arabic_skeletons, "ethiopic skeletons": _no_ethiopic_skeletons,
-    "romanized": _no_romanized,
+    "romanized": _no_romanized, "dictionary forms": _no_dictionary_forms,
 }
 
 

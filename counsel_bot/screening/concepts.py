@@ -11,6 +11,10 @@ as one. A word is found in a message:
   ``*نی`` when the author wrote one;
 * through the language's Snowball stemmer (PyStemmer: ar, en, es, fa, fr, ru), so
   "hanged", "باليأس", "таблетки" meet "hang", "يأس", "таблетка";
+* for Russian and Ukrainian, by dictionary form (pymorphy3, lemmas.py): "вмираю" meets
+  "вмирати", "убьёт" meets "убить"; a form the dictionary knows is read by its lemma only,
+  not by stem or as a typo of that language's words ("долго", long, is not "долга", of a
+  debt);
 * with one typo in words of 5-7 letters, two in longer ones (rapidfuzz Levenshtein), but
   not when the word and the one it is closest to are both everyday words of one language
   ("eating" is not "hitting"; everyday.py);
@@ -62,6 +66,7 @@ from rapidfuzz.distance import Levenshtein
 
 from counsel_bot import yaml_text
 from counsel_bot.screening.everyday import EverydayWords
+from counsel_bot.screening.lemmas import lemmatisers
 from counsel_bot.screening.lexicon import CATEGORIES, LexiconError
 from counsel_bot.screening.normalize import CLAUSE_BREAK, normalize
 from counsel_bot.screening.translit import Transliterator, ethiopic_key, ethiopic_skeleton, skeleton
@@ -336,6 +341,7 @@ class _Index:
     suffixes: list[tuple[str, Tagged]] = field(default_factory=list)
     phrases: dict[str, list[tuple[tuple[str, ...], Tagged]]] = field(default_factory=dict)
     stems: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> stem
+    lemmas: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> lemma
     skeletons: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> skel
     fuzzy: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # script -> len
     fuzzy_concepts: dict[str, set[Tagged]] = field(default_factory=dict)
@@ -361,6 +367,7 @@ class ConceptMatcher:
                           for lang in self.languages if lang in STEMMERS}
         self._translit = [lc.translit for lc in languages if lc.translit is not None]
         self._everyday = EverydayWords(self.languages, FUZZY_MIN)
+        self._lemmatisers = lemmatisers(tuple(self.languages))
         self._by_script: dict[str, tuple[str, ...]] = {}
         for lang in self.languages:
             script = SCRIPTS.get(lang, "latin")
@@ -410,6 +417,11 @@ class ConceptMatcher:
         ix.exact.setdefault(token, set()).add((concept, lang))
         if as_written:
             return
+        lemmatiser = self._lemmatisers.get(lang)
+        if lemmatiser is not None:
+            lemma = lemmatiser.lemma(token)
+            if lemma is not None:
+                ix.lemmas.setdefault(lang, {}).setdefault(lemma, set()).add(concept)
         stemmer = self._stemmers.get(lang)
         if stemmer is not None:
             stem = stemmer.stemWord(token)
@@ -470,8 +482,15 @@ class ConceptMatcher:
             if token.endswith(suffix) and len(token) > len(suffix) + 1:
                 found.add(concept)
         script = script_of(token)
+        known = set()  # languages whose dictionary knows the word: its lemma decides
+        for lang, lemmatiser in self._lemmatisers.items():
+            lemmas = lemmatiser.lemmas(token) if SCRIPTS.get(lang) == script else ()
+            if lemmas:
+                known.add(lang)
+                table = ix.lemmas.get(lang, {})
+                found.update((c, lang) for lemma in lemmas for c in table.get(lemma, ()))
         for lang, stemmer in self._stemmers.items():
-            if SCRIPTS.get(lang) != script or lang not in ix.stems:
+            if SCRIPTS.get(lang) != script or lang not in ix.stems or lang in known:
                 continue
             stem = stemmer.stemWord(token)
             if len(stem) >= MIN_STEM.get(STEMMERS[lang], DEFAULT_MIN_STEM):
@@ -479,7 +498,8 @@ class ConceptMatcher:
         if not found and script == "ethiopic" and len(token) >= 3:  # ሞይታ for ሞይቱ
             found.update(ix.eth_keys.get(ethiopic_key(token), ()))
         if fuzzy and not found and len(token) >= FUZZY_MIN and not token.isdigit():
-            found.update(self._fuzzy(token, script))
+            # a form the language's dictionary knows is that word, not a typo of another
+            found.update(t for t in self._fuzzy(token, script) if t[1] not in known)
         return frozenset(found - ix.excluded.get(token, set()))
 
     def _fuzzy(self, token: str, script: str) -> set[Tagged]:
