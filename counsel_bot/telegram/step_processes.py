@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import signal
@@ -52,6 +53,8 @@ READY_TIMEOUT = 120.0
 """How long a step waits for its worker to be (re)started before it fails."""
 TRIES = 2
 """How many workers a step may be sent to: the one that held it and one started after it."""
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+"""Waits between attempts to start a worker again (the last one repeats until it starts)."""
 
 
 class StepFailed(Exception):
@@ -117,6 +120,7 @@ class StepProcesses:
         self.parts = parts
         self._workers = [_Worker(n) for n in range(count)]
         self._stopping = False
+        self._stopped = asyncio.Event()
 
     @property
     def count(self) -> int:
@@ -207,10 +211,22 @@ class StepProcesses:
         if worker.writer is not None:
             worker.writer.close()
         await asyncio.get_running_loop().run_in_executor(None, worker.process.join, 5)
-        try:
-            await self._spawn(worker)
-        except Exception:
-            log.exception("step process %d could not be started again", worker.number)
+        for attempt in itertools.count():
+            if self._stopping:
+                return
+            try:
+                await self._spawn(worker)
+                return
+            except Exception:
+                delay = RESTART_DELAYS[min(attempt, len(RESTART_DELAYS) - 1)]
+                log.exception("step process %d could not be started again; trying again in "
+                              "%.0f s", worker.number, delay)
+                if worker.writer is not None:
+                    worker.writer.close()
+                if worker.process is not None and worker.process.is_alive():
+                    worker.process.kill()
+                with contextlib.suppress(TimeoutError):  # a stop ends the wait
+                    await asyncio.wait_for(self._stopped.wait(), delay)
 
     def _fail_waiting(self, worker: _Worker) -> None:
         while worker.waiting:
@@ -221,6 +237,7 @@ class StepProcesses:
     async def stop(self) -> None:
         """Let each worker finish what it holds, then end it."""
         self._stopping = True
+        self._stopped.set()
         for worker in self._workers:
             if worker.writer is not None and not worker.writer.is_closing():
                 worker.writer.write(frames.encode(None))

@@ -134,3 +134,34 @@ async def test_a_session_notice_is_stepped_in_a_step_process(fake_bot_api, tmp_p
         assert registry.case(case.case_id).sessions[0].answer == "confirmed"
     finally:
         await stop_bot(bot)
+
+
+async def test_a_step_process_that_cannot_start_again_is_tried_again(
+        fake_bot_api, tmp_path, framework, caplog, monkeypatch):
+    """A failed start (the machine out of memory for a moment, say) is not the end of the
+    step processes: the bot tries again after a pause, and what waited is answered."""
+    bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
+    api = fake_bot_api
+    try:
+        processes = bot.runner.processes
+        assert processes is not None
+        spawn, failures = processes._spawn, []
+
+        async def spawn_failing_once(worker):
+            if not failures:
+                failures.append(worker.number)
+                raise OSError("Cannot allocate memory")
+            await spawn(worker)
+
+        monkeypatch.setattr(processes, "_spawn", spawn_failing_once)
+        first = processes._workers[0].process
+        mark = api.mark()
+        os.kill(first.pid, signal.SIGKILL)
+        await bot.text(RETURNEE, "/start", language_code="en")
+        answers = await bot.replies(RETURNEE, 2, since=mark, timeout=90)
+        assert failures == [0]
+        assert "step process 0 could not be started again; trying again in 1 s" in caplog.text
+        await bot.settle()
+        assert api.sent[mark:] == answers
+    finally:
+        await stop_bot(bot)
