@@ -67,14 +67,19 @@ async def _replaced(processes: StepProcesses, first: object) -> None:
         await asyncio.sleep(0.05)
 
 
+def _kill_the_step_process(bot) -> tuple[StepProcesses, object]:
+    processes = bot.runner.processes
+    assert processes is not None
+    first = processes._workers[0].process
+    os.kill(first.pid, signal.SIGKILL)
+    return processes, first
+
+
 async def test_a_killed_step_process_is_replaced(fake_bot_api, tmp_path, framework, caplog):
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
     api = fake_bot_api
     try:
-        processes = bot.runner.processes
-        assert processes is not None
-        first = processes._workers[0].process
-        os.kill(first.pid, signal.SIGKILL)
+        processes, first = _kill_the_step_process(bot)
         await _replaced(processes, first)
         assert "step process 0 ended" in caplog.text
         mark = api.mark()
@@ -92,11 +97,8 @@ async def test_what_a_dying_step_process_held_is_answered_by_the_next_once(
     bot = await start_bot(fake_bot_api, tmp_path, framework, "polling", step_processes=1)
     api = fake_bot_api
     try:
-        processes = bot.runner.processes
-        assert processes is not None
-        first = processes._workers[0].process
         mark = api.mark()
-        os.kill(first.pid, signal.SIGKILL)
+        processes, first = _kill_the_step_process(bot)
         await bot.text(RETURNEE, "/start", language_code="en")  # while it dies
         answers = await bot.replies(RETURNEE, 2, since=mark, timeout=90)
         await _replaced(processes, first)
@@ -154,9 +156,8 @@ async def test_a_step_process_that_cannot_start_again_is_tried_again(
             await spawn(worker)
 
         monkeypatch.setattr(processes, "_spawn", spawn_failing_once)
-        first = processes._workers[0].process
         mark = api.mark()
-        os.kill(first.pid, signal.SIGKILL)
+        _kill_the_step_process(bot)
         await bot.text(RETURNEE, "/start", language_code="en")
         answers = await bot.replies(RETURNEE, 2, since=mark, timeout=90)
         assert failures == [0]
