@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from counsel_bot.screening import training
 from counsel_bot.screening.concepts import ConceptMatcher
 from counsel_bot.screening.evaluate import Tally, read_cases
+from counsel_bot.screening.lemmas import DictionaryForms
 from counsel_bot.screening.screener import Screener, default_screener
 
 
@@ -49,7 +50,7 @@ def _no_ethiopic_skeletons(m: ConceptMatcher) -> None:
 
 
 def _no_dictionary_forms(m: ConceptMatcher) -> None:
-    m._lemmatisers = {}
+    m._forms = DictionaryForms(())
 
 
 def _no_romanized(m: ConceptMatcher) -> None:

@@ -66,7 +66,7 @@ from rapidfuzz.distance import Levenshtein
 
 from counsel_bot import yaml_text
 from counsel_bot.screening.everyday import EverydayWords
-from counsel_bot.screening.lemmas import lemmatisers
+from counsel_bot.screening.lemmas import DictionaryForms
 from counsel_bot.screening.lexicon import CATEGORIES, LexiconError
 from counsel_bot.screening.normalize import CLAUSE_BREAK, normalize
 from counsel_bot.screening.translit import Transliterator, ethiopic_key, ethiopic_skeleton, skeleton
@@ -341,7 +341,6 @@ class _Index:
     suffixes: list[tuple[str, Tagged]] = field(default_factory=list)
     phrases: dict[str, list[tuple[tuple[str, ...], Tagged]]] = field(default_factory=dict)
     stems: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> stem
-    lemmas: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> lemma
     skeletons: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # lang -> skel
     fuzzy: dict[str, dict[int, list[str]]] = field(default_factory=dict)  # script -> len
     fuzzy_concepts: dict[str, set[Tagged]] = field(default_factory=dict)
@@ -367,7 +366,7 @@ class ConceptMatcher:
                           for lang in self.languages if lang in STEMMERS}
         self._translit = [lc.translit for lc in languages if lc.translit is not None]
         self._everyday = EverydayWords(self.languages, FUZZY_MIN)
-        self._lemmatisers = lemmatisers(tuple(self.languages))
+        self._forms = DictionaryForms(tuple(self.languages))
         self._by_script: dict[str, tuple[str, ...]] = {}
         for lang in self.languages:
             script = SCRIPTS.get(lang, "latin")
@@ -417,11 +416,7 @@ class ConceptMatcher:
         ix.exact.setdefault(token, set()).add((concept, lang))
         if as_written:
             return
-        lemmatiser = self._lemmatisers.get(lang)
-        if lemmatiser is not None:
-            lemma = lemmatiser.lemma(token)
-            if lemma is not None:
-                ix.lemmas.setdefault(lang, {}).setdefault(lemma, set()).add(concept)
+        self._forms.add(lang, token, concept)
         stemmer = self._stemmers.get(lang)
         if stemmer is not None:
             stem = stemmer.stemWord(token)
@@ -482,13 +477,10 @@ class ConceptMatcher:
             if token.endswith(suffix) and len(token) > len(suffix) + 1:
                 found.add(concept)
         script = script_of(token)
-        known = set()  # languages whose dictionary knows the word: its lemma decides
-        for lang, lemmatiser in self._lemmatisers.items():
-            lemmas = lemmatiser.lemmas(token) if SCRIPTS.get(lang) == script else ()
-            if lemmas:
-                known.add(lang)
-                table = ix.lemmas.get(lang, {})
-                found.update((c, lang) for lemma in lemmas for c in table.get(lemma, ()))
+        known: set[str] = set()  # languages whose dictionary knows the word: its lemma decides
+        if script == self._forms.script:
+            by_lemma, known = self._forms.find(token)
+            found |= by_lemma
         for lang, stemmer in self._stemmers.items():
             if SCRIPTS.get(lang) != script or lang not in ix.stems or lang in known:
                 continue
