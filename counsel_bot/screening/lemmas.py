@@ -35,7 +35,6 @@ class Lemmatiser:
     def __init__(self, language: str) -> None:
         import pymorphy3
 
-        self.language = language
         self._morph = pymorphy3.MorphAnalyzer(lang=language)
         self.lemmas = lru_cache(maxsize=100_000)(self._lemmas)
 
@@ -59,9 +58,7 @@ def _plain(lemma: str) -> str:
     dictionaries list "закончиться" (to come to an end) apart from "закончить" (to end),
     and "всё закончится" must meet the lexicon's "закончить"."""
     lemma = lemma.replace("ё", "е")
-    if lemma.endswith(("ться", "тись", "тися", "чься")):
-        return lemma[:-2] if lemma.endswith(("ся", "сь")) else lemma
-    return lemma
+    return lemma[:-2] if lemma.endswith(("ться", "тись", "тися", "чься")) else lemma
 
 
 def lemmatisers(languages: list[str] | tuple[str, ...]) -> dict[str, Lemmatiser]:
