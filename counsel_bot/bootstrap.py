@@ -306,9 +306,10 @@ def build_telegram(app: App, options: RunOptions) -> TelegramBot:
     router = UpdateRouter(chats, desk, door.transport)
     if shared is None:
         intake = Intake(UpdateJournal(journals[2]), door.feed, router.handle_raw,
-                        options.framework)
+                        options.framework, router.take_unhandled)
     else:
-        intake = SharedIntake(shared, door.feed, router.handle_raw, options.framework)
+        intake = SharedIntake(shared, door.feed, router.handle_raw, options.framework,
+                              unhandled=router.take_unhandled)
     notes = NoteReader(open_inbox(app.store, data, cipher), casework, care, closing, weblinks)
     runner = TelegramRunner(TelegramParts(
         door, router, intake, outbox, scheduler, notes, journals, data, processes,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from counsel_bot.config.deployment import Country
 from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.dialogs import Step
 from counsel_bot.engine.effects import Button, Send
@@ -50,6 +51,13 @@ def text_version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def contact_lines(ctx: EngineContext, country: Country, language: str) -> str:
+    """A country's emergency contacts, one per line, numbers kept left-to-right."""
+    tr = ctx.translator(language)
+    return "\n".join(f"• {tr.content(c.name)}: {tr.ltr(c.phone)}"
+                     for c in country.emergency_contacts)
+
+
 def _country_body(step: Step, state: Conversation, ctx: EngineContext, tr: Translator) -> str:
     country = ctx.deployment.country(state.country)
     ltr = tr.ltr
@@ -71,8 +79,7 @@ def _country_body(step: Step, state: Conversation, ctx: EngineContext, tr: Trans
             for r in country.rumours
         )
     office = country.office
-    emergency = "\n".join(f"• {tr.content(c.name)}: {ltr(c.phone)}"
-                          for c in country.emergency_contacts)
+    emergency = contact_lines(ctx, country, state.language)
     return (
         f"{tr.content(office.name)}\n{tr.content(office.address)}\n{ltr(office.phone)}\n"
         f"{tr.content(office.hours)}\n\n"

@@ -7,7 +7,9 @@ what the effect allows (see RaiseAlert).
 
 from __future__ import annotations
 
+from counsel_bot.engine.context import EngineContext
 from counsel_bot.engine.effects import Button, Priority, RaiseAlert, Send, WatchSafety
+from counsel_bot.engine.render import contact_lines
 from counsel_bot.engine.turn import Turn
 from counsel_bot.screening.screener import ScreeningResult
 
@@ -43,10 +45,20 @@ def ask_if_safe(turn: Turn, result: ScreeningResult) -> None:
 
 
 def contacts_text(turn: Turn) -> str:
-    tr = turn.ctx.translator(turn.state.language)
     country = turn.ctx.deployment.country(turn.state.country)
-    return "\n".join(f"• {tr.content(c.name)}: {tr.ltr(c.phone)}"
-                     for c in country.emergency_contacts)
+    return contact_lines(turn.ctx, country, turn.state.language)
+
+
+def contacts_without_state(ctx: EngineContext, language: str) -> str:
+    """The emergency contacts when the person's file cannot be read: under the heading, and
+    named by country when the deployment serves several."""
+    tr = ctx.translator(language)
+    countries = list(ctx.deployment.countries.values())
+    heading = tr(ctx.dialogs.system["emergency_heading"])
+    if len(countries) == 1:
+        return f"{heading}\n{contact_lines(ctx, countries[0], language)}"
+    return heading + "".join(f"\n{tr.content(c.name)}\n{contact_lines(ctx, c, language)}"
+                             for c in countries)
 
 
 def alert_justification(turn: Turn, severity: str) -> str | None:

@@ -192,6 +192,15 @@ class PgQueue:
                 "WHERE id = %s AND token = %s AND done_at IS NULL",
                 (at, claim.id, claim.token)).rowcount == 1
 
+    def complete_as(self, claim: Claim, entry: Entry) -> bool:
+        """Mark the row done and put ``entry`` in its place, in one transaction (a row to be
+        worked on again later, apart from its chat's order); False if the lease was lost."""
+        with self._pool.connection() as conn, conn.transaction():
+            if not self.complete(claim, conn):
+                return False
+            self.put_many([entry], conn)
+            return True
+
     def complete_many(self, claims: Sequence[Claim]) -> int:
         """`complete` for several claims in one statement; returns how many were still ours."""
         return self._update_held(claims, "done_at = now(), lease_until = NULL")
@@ -274,11 +283,12 @@ class PgQueue:
                 "ORDER BY due LIMIT 1", (self.name,)).fetchone()
         return None if row is None else row[0]
 
-    def pending(self) -> int:
-        """Rows not done (claimed or not)."""
+    def pending(self, *, due_now: bool = False) -> int:
+        """Rows not done (claimed or not); with ``due_now``, only those due already."""
+        when = " AND due <= now()" if due_now else ""
         with self._pool.connection() as conn:
             row = conn.execute("SELECT count(*) FROM counsel_queue WHERE queue = %s "
-                               "AND done_at IS NULL", (self.name,)).fetchone()
+                               "AND done_at IS NULL" + when, (self.name,)).fetchone()
             return int(row[0]) if row else 0
 
     def purge(self, older_than: timedelta) -> int:

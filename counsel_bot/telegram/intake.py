@@ -7,6 +7,11 @@ dispatch, in arrival order within its chat, and marked done. An update the frame
 read (a newer Bot API feature, a field it does not expect) is logged once, without its
 content, and read by the bot's own tolerant reader instead, so the person still gets an
 answer; it never stops the others.
+
+An update whose step failed at every try (the router says so: `Unhandled`) is not marked
+done: it stays in the journal and is handed back after `held_delay` (and at the next start),
+while the chat's later updates go on. Its step is kept under its key, so the try that
+succeeds answers it once.
 """
 
 from __future__ import annotations
@@ -25,6 +30,19 @@ from counsel_bot.telegram.updates import chat_of, update_id_of
 log = logging.getLogger(__name__)
 
 Feed = Callable[[dict[str, Any]], Awaitable[None]]
+Unhandled = Callable[[int], bool]  # whether an update's step failed at every try (asked once)
+
+HELD_DELAYS = (60.0, 300.0, 1800.0, 7200.0, 21600.0)  # seconds before trying a kept update
+
+
+def held_delay(tries: int) -> float:
+    """How long a kept update waits before its `tries`-th handing back (1, 2, ...); the
+    last delay repeats: it is never given up."""
+    return HELD_DELAYS[min(tries, len(HELD_DELAYS)) - 1]
+
+
+def never_unhandled(_update_id: int) -> bool:
+    return False
 
 
 def _kind(update: dict[str, Any]) -> str:
@@ -52,16 +70,20 @@ async def read_update(update: dict[str, Any], feed: Feed, fallback: Feed, framew
 
 class Intake:
     def __init__(self, journal: UpdateJournal, feed: Feed, fallback: Feed,
-                 framework: str) -> None:
+                 framework: str, unhandled: Unhandled = never_unhandled) -> None:
         self.journal = journal
         self._feed = feed
         self._fallback = fallback
+        self._unhandled = unhandled
         self.framework = framework
+        self._held: dict[int, int] = {}  # kept updates: handings back so far
+        self._timers: dict[int, asyncio.TimerHandle] = {}
         self._tails: dict[int | None, asyncio.Task[None]] = {}  # last task of each chat
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
-        self.stats = {"accepted": 0, "duplicate": 0, "unreadable": 0, "replayed": 0}
+        self.stats = {"accepted": 0, "duplicate": 0, "unreadable": 0, "replayed": 0,
+                      "held": 0}
 
     def replay(self) -> int:
         """Handle again what was accepted but not done before the last stop."""
@@ -113,7 +135,32 @@ class Intake:
         try:
             await read_update(update, self._feed, self._fallback, self.framework, self.stats)
         finally:
-            self.journal.done(update_id)
+            if self._unhandled(update_id):
+                self._hold(update, update_id)
+            else:
+                self._held.pop(update_id, None)
+                self.journal.done(update_id)
+
+    def _hold(self, update: dict[str, Any], update_id: int) -> None:
+        """Keep an update whose step failed (still pending in the journal) and hand it back
+        later, after the chat's updates that came meanwhile."""
+        tries = self._held.get(update_id, 0) + 1
+        self._held[update_id] = tries
+        self.stats["held"] += 1
+        delay = held_delay(tries)
+        log.warning("intake: update %d is kept and handed back in %.0f s (%d so far)",
+                    update_id, delay, tries)
+        self._timers[update_id] = asyncio.get_running_loop().call_later(
+            delay, self._hand_back, update, update_id)
+
+    def _hand_back(self, update: dict[str, Any], update_id: int) -> None:
+        self._timers.pop(update_id, None)
+        self._process_soon(update)
+
+    @property
+    def held(self) -> int:
+        """Updates kept because their step failed, waiting to be handed back."""
+        return len(self._timers)
 
     @property
     def pending(self) -> int:
@@ -134,6 +181,10 @@ class Intake:
         await self.wait_idle(timeout)
 
     def close(self) -> None:
+        """Kept updates stay in the journal: the next start hands them back."""
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
         self.journal.flush()
 
 

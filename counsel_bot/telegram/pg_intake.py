@@ -8,6 +8,10 @@ done, so two updates of one chat are never stepped at once, and are stepped in o
 whichever instances are alive. A row whose instance dies is claimed again after its lease;
 the step records in the chat's shard make the second handling replay the first one's
 outcome, and the outbox's dedupe keys keep its messages from being queued twice.
+
+An update whose step failed at every try is put back as a row of its own, due after
+`held_delay` and outside its chat's order (so the chat's later updates go on), in the same
+transaction that marks its first row done: it is never dropped.
 """
 
 from __future__ import annotations
@@ -17,14 +21,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
 from counsel_bot.store.pg_shared import Claim, Entry, PgQueue
 from counsel_bot.store.postgres import PostgresStore
-from counsel_bot.telegram.intake import Feed, read_update
+from counsel_bot.telegram.intake import Feed, Unhandled, held_delay, never_unhandled, read_update
 from counsel_bot.telegram.updates import chat_of, update_id_of
 
 log = logging.getLogger(__name__)
@@ -37,10 +41,12 @@ class SharedIntake:
     """The `Intake` interface for one instance among several (see the module docstring)."""
 
     def __init__(self, store: PostgresStore, feed: Feed, fallback: Feed, framework: str, *,
-                 lease: float = 15.0, concurrency: int = 64, poll: float = 0.05) -> None:
+                 unhandled: Unhandled = never_unhandled, lease: float = 15.0,
+                 concurrency: int = 64, poll: float = 0.05) -> None:
         self.queue = PgQueue(store, "updates", lease=lease)
         self._feed = feed
         self._fallback = fallback
+        self._unhandled = unhandled
         self.framework = framework
         self.concurrency = concurrency
         self.poll = poll
@@ -50,7 +56,8 @@ class SharedIntake:
         self._taking = True
         self._handled: list[Claim] = []  # done, to mark so in the next write
         self._purged_at = 0.0
-        self.stats = {"accepted": 0, "duplicate": 0, "unreadable": 0, "replayed": 0}
+        self.stats = {"accepted": 0, "duplicate": 0, "unreadable": 0, "replayed": 0,
+                      "held": 0}
 
     async def accept(self, updates: Iterable[Any]) -> None:
         """Commit updates to the database, then let the instances handle them."""
@@ -116,13 +123,37 @@ class SharedIntake:
         await self._mark_done()
 
     async def _handle(self, claim: Claim) -> None:
+        update = claim.payload["u"]
         try:
-            await read_update(claim.payload["u"], self._feed, self._fallback, self.framework,
-                              self.stats)
+            await read_update(update, self._feed, self._fallback, self.framework, self.stats)
         finally:
-            self._handled.append(claim)
+            update_id = update_id_of(update)
+            if update_id is not None and self._unhandled(update_id):
+                await self._hold(claim, update_id)
+            else:
+                self._handled.append(claim)
             if self._wake is not None:
                 self._wake.set()
+
+    async def _hold(self, claim: Claim, update_id: int) -> None:
+        """Put an update whose step failed back as a row of its own, due later (see the
+        module docstring). If the database refuses, the row stays leased to this instance
+        and is claimed again after its lease: nothing is dropped either way."""
+        tries = int(claim.payload.get("held", 0)) + 1
+        delay = held_delay(tries)
+        again = Entry({"u": claim.payload["u"], "held": tries}, chat=None,
+                      key=f"u:{update_id}:held:{tries}",
+                      due=datetime.now(UTC) + timedelta(seconds=delay))
+        try:
+            kept = await asyncio.to_thread(self.queue.complete_as, claim, again)
+        except psycopg.Error as exc:
+            log.error("intake: update %d could not be kept apart (%s); it is claimed again "
+                      "after its lease", update_id, type(exc).__name__)
+            return
+        self.stats["held"] += 1
+        if kept:
+            log.warning("intake: update %d is kept and handed back in %.0f s (%d so far)",
+                        update_id, delay, tries)
 
     async def _mark_done(self) -> None:
         """Mark handled updates done, in one write (a chat's next update becomes claimable
@@ -147,10 +178,11 @@ class SharedIntake:
             self._wake.set()
 
     async def wait_idle(self, timeout: float | None = None) -> None:
-        """Until this instance holds nothing and no instance has anything left to handle."""
+        """Until this instance holds nothing and no instance has anything due to handle
+        (updates kept for later, `_hold`, are not waited for)."""
         async def idle() -> None:
             while (self._tasks or self._handled
-                   or await asyncio.to_thread(self.queue.pending)):
+                   or await asyncio.to_thread(self.queue.pending, due_now=True)):
                 await asyncio.sleep(self.poll)
         await asyncio.wait_for(idle(), timeout)
 

@@ -1,5 +1,13 @@
 """Where each Telegram update goes: a group is told the bot works in private and left, a
-case worker's update goes to the desk, a returnee's to their conversation."""
+case worker's update goes to the desk, a returnee's to their conversation.
+
+A step that fails (the store cannot be written, a step process is away, a bug) is tried
+again a few times while the chat waits (`STEP_RETRY_DELAYS`): a step is kept under the
+update's key, so trying again decides nothing twice. When it still fails, the person is told
+once, kindly, that their message is kept, and a returnee is given the emergency contacts
+there and then (they need no store); the update is reported as not handled
+(`take_unhandled`), so that the intake keeps it and hands it back later.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +17,16 @@ from typing import Any, Protocol
 
 from counsel_bot.cases.model import CaseWorker
 from counsel_bot.engine.context import EngineContext
+from counsel_bot.engine.effects import Priority
+from counsel_bot.engine.safety import contacts_without_state
 from counsel_bot.i18n.catalogs import mark_rtl
 from counsel_bot.runtime.transport import BotCommand, OutMessage, SendError, Transport
 from counsel_bot.telegram.chats import StepRequest, TelegramChats
 from counsel_bot.telegram.updates import CHANNEL, IncomingUpdate, chat_key, incoming_from_dict
 
 log = logging.getLogger(__name__)
+
+STEP_RETRY_DELAYS = (0.5, 2.0, 8.0)  # seconds between tries of a failing step
 
 COMMANDS = ("start", "help", "language", "privacy", "sos", "mydata", "delete", "stop")
 
@@ -33,6 +45,8 @@ class UpdateRouter:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._unhandled: set[int] = set()
+        self.retry_delays: tuple[float, ...] = STEP_RETRY_DELAYS
 
     @property
     def context(self) -> EngineContext:
@@ -55,11 +69,9 @@ class UpdateRouter:
                     await self._refuse_group(update)
                     return
                 worker = self.desk.worker(update.chat_id)
-                if worker is not None:
-                    await self.desk.handle(update, worker)
-                else:
-                    await self.chats.step(StepRequest(chat_key(update.chat_id),
-                                                      f"u:{update.update_id}", update=update))
+                if not await self._step_with_retries(update, worker):
+                    self._unhandled.add(update.update_id)
+                    await self._say_kept(update, worker)
         except Exception:
             log.exception("update %d (kind %s) could not be handled", update.update_id,
                           update.kind)
@@ -67,6 +79,53 @@ class UpdateRouter:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._idle.set()
+
+    async def _step_with_retries(self, update: IncomingUpdate,
+                                 worker: CaseWorker | None) -> bool:
+        """Step the update (desk or conversation), trying again while it fails; False when
+        every try failed (each failure is logged, with the update's id, never its text)."""
+        for tries, delay in enumerate((*self.retry_delays, None), start=1):
+            try:
+                if worker is not None:
+                    await self.desk.handle(update, worker)
+                else:
+                    await self.chats.step(StepRequest(chat_key(update.chat_id),
+                                                      f"u:{update.update_id}", update=update))
+                if tries > 1:
+                    log.info("update %d was handled at try %d", update.update_id, tries)
+                return True
+            except Exception as exc:
+                if delay is None:
+                    log.exception("update %d (kind %s) could not be handled in %d tries; it "
+                                  "is kept and tried again later", update.update_id,
+                                  update.kind, tries)
+                    return False
+                log.warning("update %d (kind %s) failed at try %d (%s); trying again in "
+                            "%.1f s", update.update_id, update.kind, tries,
+                            type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+        return False
+
+    def take_unhandled(self, update_id: int) -> bool:
+        """Whether the update's step failed at every try (asked once, by the intake, after
+        the update went through): it is kept, to be handed back later."""
+        if update_id in self._unhandled:
+            self._unhandled.discard(update_id)
+            return True
+        return False
+
+    async def _say_kept(self, update: IncomingUpdate, worker: CaseWorker | None) -> None:
+        """Tell the person once that their message is kept; a returnee also gets the
+        emergency contacts, which come from the configuration, not the store."""
+        lang = self._language(worker.language if worker else update.language_code)
+        tr = self.context.translator(lang)
+        text = tr(self.context.dialogs.system["message_kept"])
+        if worker is None:
+            text += "\n\n" + contacts_without_state(self.context, lang)
+        message = OutMessage(update.chat_id, mark_rtl(text) if tr.rtl else text, rtl=tr.rtl,
+                             protect=True)
+        await self.chats.outbox.enqueue_soon(chat_key(update.chat_id), [message],
+                                             Priority.URGENT, key=f"u:{update.update_id}:kept")
 
     async def wait_idle(self, timeout: float | None = None) -> None:
         """Wait for the updates being handled to finish (for a clean stop)."""
@@ -85,15 +144,18 @@ class UpdateRouter:
             return
         if update.kind not in ("text", "added_to_group"):
             return
-        lang = (update.language_code or "").split("-")[0]
-        if lang not in self.context.deployment.languages:
-            lang = self.context.deployment.default_language
-        tr = self.context.translator(lang)
+        tr = self.context.translator(self._language(update.language_code))
         text = tr(self.context.dialogs.system["group_only"])
         message = OutMessage(update.chat_id, mark_rtl(text) if tr.rtl else text,
                              rtl=tr.rtl, leave_after=True)
         await self.chats.outbox.enqueue_soon(f"{CHANNEL}-group:{update.chat_id}", [message],
                                              key=f"u:{update.update_id}:group")
+
+    def _language(self, code: str | None) -> str:
+        """An enabled language for a Telegram language code, else the deployment's default."""
+        lang = (code or "").split("-")[0]
+        deployment = self.context.deployment
+        return lang if lang in deployment.languages else deployment.default_language
 
     async def publish_commands(self) -> None:
         """The command menu, in each enabled language, and in the default one for the rest."""
