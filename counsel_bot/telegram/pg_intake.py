@@ -89,6 +89,11 @@ class SharedIntake:
     def pending(self) -> int:
         return self.queue.pending()
 
+    @property
+    def held(self) -> int:
+        """Updates kept because their step failed (`_hold`): the only rows due later."""
+        return self.queue.pending() - self.queue.pending(due_now=True)
+
     async def run(self) -> None:
         """Take updates from the database and handle them until `stop_taking`."""
         self._loop = asyncio.get_running_loop()

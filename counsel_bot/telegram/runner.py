@@ -99,7 +99,7 @@ class TelegramRunner:
 
     def health(self) -> dict[str, Any]:
         return {"framework": self.options.framework, "outbox_pending": self.outbox.pending,
-                "updates_pending": self.intake.pending}
+                "updates_pending": self.intake.pending, "updates_kept": self.intake.held}
 
     async def connect(self, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> str:
         """getMe until Telegram answers: one line when it cannot be reached, then quiet

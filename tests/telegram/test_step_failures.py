@@ -99,8 +99,9 @@ async def test_a_step_that_keeps_failing_is_kept_and_answered_when_the_store_wor
         assert all(phone in kept["text"] for phone in phones(bot))  # help needs no store
         assert kept.get("protect_content") is True
         assert disk.failures == 4  # the first try and three more
-        assert bot.runner.runner.intake.held == 1
-        assert bot.runner.runner.intake.pending == 1  # still in the journal
+        health = bot.runner.runner.health()
+        assert health["updates_kept"] == 1
+        assert health["updates_pending"] == 1  # still in the journal
         errors = logged(caplog, logging.ERROR)
         assert any("could not be handled in 4 tries" in e for e in errors)
         disk.heal()
@@ -167,12 +168,14 @@ async def test_on_postgresql_a_kept_update_is_a_row_of_its_own_until_answered(
         (kept,) = await bot.replies(RETURNEE, since=mark, timeout=20)
         assert kept["text"].startswith(kept_text(bot))
         await asyncio.sleep(0.3)
-        assert bot.runner.runner.intake.pending == 1  # its first row done, the kept row waiting
+        health = bot.runner.runner.health()  # its first row done, the kept row due later
+        assert health["updates_kept"] == 1 and health["updates_pending"] == 1
         disk.heal()
         answers = await bot.replies(RETURNEE, 2, since=mark + 1, timeout=20)
         assert all(kept_text(bot) not in a["text"] for a in answers)
         await bot.settle()
         assert len(api.messages_to(RETURNEE)) == 3
+        assert bot.runner.runner.health()["updates_kept"] == 0
         assert bot.runner.runner.intake.pending == 0
     finally:
         await stop_bot(bot)
